@@ -1,0 +1,355 @@
+//! Server settings from flags, environment variables and an optional TOML file.
+//!
+//! Each setting is taken from the first source that has it: the command-line
+//! flag, then its environment variable (clap reads both), then the config
+//! file, then the default named here. Secrets come only from environment
+//! variables, so they stay out of files and process listings.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The address the server listens on by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The SQLite database file used by default.
+pub const DEFAULT_DB: &str = "./authkit.db";
+/// The folder plugins are loaded from by default.
+pub const DEFAULT_PLUGINS: &str = "./plugins";
+/// How far a webhook's signature timestamp may be from now, by default.
+pub const DEFAULT_WEBHOOK_TOLERANCE_SECS: u64 = 180;
+/// The largest webhook body accepted by default: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long user tombstones are kept by default. WorkOS retries deliveries
+/// for up to 3 days and its Events API keeps events for 30, so tombstones
+/// outlive both.
+pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: u64 = 30;
+/// The shortest tombstone retention allowed, matching WorkOS's retry window.
+pub const MIN_TOMBSTONE_RETENTION_DAYS: u64 = 3;
+
+/// The environment variable holding the webhook signing secret.
+pub const WEBHOOK_SECRET_VAR: &str = "WORKOS_WEBHOOK_SECRET";
+/// The environment variable holding the Actions signing secret.
+pub const ACTION_SECRET_VAR: &str = "WORKOS_ACTION_SECRET";
+/// The environment variable holding the WorkOS API key.
+pub const API_KEY_VAR: &str = "WORKOS_API_KEY";
+/// The environment variable holding the WorkOS client id.
+pub const CLIENT_ID_VAR: &str = "WORKOS_CLIENT_ID";
+/// The environment variable holding the bearer token for the users API.
+pub const API_TOKEN_VAR: &str = "AUTHKIT_API_TOKEN";
+
+/// Flags of `authkit-host serve`.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "AUTHKIT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// SQLite database file, created if missing [default: ./authkit.db]
+    #[arg(long, env = "AUTHKIT_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+
+    /// Folder of plugin components (.wasm) [default: ./plugins]
+    #[arg(long, env = "AUTHKIT_PLUGINS", value_name = "DIR")]
+    pub plugins: Option<PathBuf>,
+
+    /// TOML file with any of these settings; flags and environment variables
+    /// override it, and relative paths in it are relative to the file
+    #[arg(long, env = "AUTHKIT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Seconds a webhook signature timestamp may differ from now, in either
+    /// direction [default: 180]
+    #[arg(long, env = "AUTHKIT_WEBHOOK_TOLERANCE_SECS", value_name = "SECONDS")]
+    pub webhook_tolerance_secs: Option<u64>,
+
+    /// Largest webhook body accepted, in bytes [default: 1048576]
+    #[arg(long, env = "AUTHKIT_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Days a deleted user's tombstone is kept, at least 3 [default: 30]
+    #[arg(long, env = "AUTHKIT_TOMBSTONE_RETENTION_DAYS", value_name = "DAYS")]
+    pub tombstone_retention_days: Option<u64>,
+}
+
+/// The config file's keys: the same settings as the flags, without secrets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    db: Option<PathBuf>,
+    plugins: Option<PathBuf>,
+    webhook_tolerance_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    tombstone_retention_days: Option<u64>,
+}
+
+/// A secret value whose `Debug` output is redacted, so it never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// Returns the secret for signing or comparison.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("Secret(…)")
+    }
+}
+
+/// The secrets and credentials read from the environment.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// Verifies webhook signatures; required.
+    pub webhook_secret: Secret,
+    /// Verifies Actions requests and signs their responses.
+    pub action_secret: Option<Secret>,
+    /// Authenticates calls to the WorkOS API.
+    pub api_key: Option<Secret>,
+    /// The WorkOS client id, used to find the JWKS for access tokens.
+    pub client_id: Option<String>,
+    /// Protects the users API; without it those routes answer 403.
+    pub api_token: Option<Secret>,
+}
+
+impl Secrets {
+    /// Reads the secrets through `lookup`, which is `std::env::var` in the binary.
+    /// Empty values count as unset.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let read = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let webhook_secret = read(WEBHOOK_SECRET_VAR).ok_or(Error::MissingEnv {
+            variable: WEBHOOK_SECRET_VAR,
+            hint: "set it to the webhook secret shown for your endpoint in the WorkOS dashboard",
+        })?;
+
+        Ok(Self {
+            webhook_secret: Secret::new(webhook_secret),
+            action_secret: read(ACTION_SECRET_VAR).map(Secret::new),
+            api_key: read(API_KEY_VAR).map(Secret::new),
+            client_id: read(CLIENT_ID_VAR),
+            api_token: read(API_TOKEN_VAR).map(Secret::new),
+        })
+    }
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The SQLite database file.
+    pub db_path: PathBuf,
+    /// The folder plugins are loaded from.
+    pub plugins_dir: PathBuf,
+    /// How far a webhook signature timestamp may be from now.
+    pub webhook_tolerance: Duration,
+    /// The largest webhook body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How long user tombstones are kept.
+    pub tombstone_retention: Duration,
+    /// Secrets and credentials.
+    pub secrets: Secrets,
+}
+
+impl ServerConfig {
+    /// Combines flags and environment variables (already merged by clap), the
+    /// config file they name, and the defaults, then checks every value.
+    pub fn resolve(args: ServeArgs, secrets: Secrets) -> Result<Self> {
+        let (file, file_dir) = match &args.config {
+            Some(path) => (load_file(path)?, path.parent().map(Path::to_owned)),
+            None => (FileConfig::default(), None),
+        };
+        let from_file = |path: Option<PathBuf>| match (&file_dir, path) {
+            (Some(dir), Some(path)) if path.is_relative() => Some(dir.join(path)),
+            (_, path) => path,
+        };
+
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address is valid"));
+        let db_path = args
+            .db
+            .or_else(|| from_file(file.db))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+        let plugins_dir = args
+            .plugins
+            .or_else(|| from_file(file.plugins))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PLUGINS));
+
+        let tolerance_secs = args
+            .webhook_tolerance_secs
+            .or(file.webhook_tolerance_secs)
+            .unwrap_or(DEFAULT_WEBHOOK_TOLERANCE_SECS);
+        if tolerance_secs == 0 {
+            return Err(invalid(
+                "webhook_tolerance_secs",
+                "must be at least 1 second; WorkOS recommends 180",
+            ));
+        }
+
+        let max_body_bytes = args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes < 1024 {
+            return Err(invalid(
+                "max_body_bytes",
+                format!(
+                    "{max_body_bytes} is below the 1024-byte minimum; the default is {DEFAULT_MAX_BODY_BYTES}"
+                ),
+            ));
+        }
+
+        let retention_days = args
+            .tombstone_retention_days
+            .or(file.tombstone_retention_days)
+            .unwrap_or(DEFAULT_TOMBSTONE_RETENTION_DAYS);
+        if retention_days < MIN_TOMBSTONE_RETENTION_DAYS {
+            return Err(invalid(
+                "tombstone_retention_days",
+                format!(
+                    "{retention_days} is below the {MIN_TOMBSTONE_RETENTION_DAYS}-day minimum, \
+                     the window in which WorkOS may still deliver an older event"
+                ),
+            ));
+        }
+
+        Ok(Self {
+            listen,
+            db_path,
+            plugins_dir,
+            webhook_tolerance: Duration::from_secs(tolerance_secs),
+            max_body_bytes,
+            tombstone_retention: Duration::from_secs(retention_days * 24 * 60 * 60),
+            secrets,
+        })
+    }
+}
+
+fn invalid(setting: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidSetting {
+        setting: setting.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        action: "reading config file",
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| Error::Config {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets() -> Secrets {
+        Secrets::from_env(|name| (name == WEBHOOK_SECRET_VAR).then(|| "whsec".to_owned())).unwrap()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let config = ServerConfig::resolve(ServeArgs::default(), secrets()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.db_path, PathBuf::from(DEFAULT_DB));
+        assert_eq!(config.plugins_dir, PathBuf::from(DEFAULT_PLUGINS));
+        assert_eq!(config.webhook_tolerance, Duration::from_secs(180));
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.tombstone_retention, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn file_fills_gaps_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authkit.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndb = \"data/a.db\"\nwebhook_tolerance_secs = 60\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            webhook_tolerance_secs: Some(90),
+            ..ServeArgs::default()
+        };
+
+        let config = ServerConfig::resolve(args, secrets()).unwrap();
+
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.db_path, dir.path().join("data/a.db"));
+        assert_eq!(config.webhook_tolerance, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn unknown_file_key_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authkit.toml");
+        std::fs::write(&path, "listne = \"127.0.0.1:9000\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+
+        let error = ServerConfig::resolve(args, secrets()).unwrap_err();
+
+        assert!(error.to_string().contains("listne"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_values_rejected() {
+        let cases = [
+            ServeArgs {
+                tombstone_retention_days: Some(2),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                webhook_tolerance_secs: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                max_body_bytes: Some(10),
+                ..ServeArgs::default()
+            },
+        ];
+        for args in cases {
+            let result = ServerConfig::resolve(args.clone(), secrets());
+            assert!(
+                matches!(result, Err(Error::InvalidSetting { .. })),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_webhook_secret_named() {
+        let error = Secrets::from_env(|_| Some(" ".to_owned())).unwrap_err();
+        assert!(error.to_string().contains(WEBHOOK_SECRET_VAR), "{error}");
+    }
+
+    #[test]
+    fn secrets_redacted_in_debug() {
+        let text = format!("{:?}", secrets());
+        assert!(!text.contains("whsec"), "{text}");
+    }
+}

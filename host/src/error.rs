@@ -1,0 +1,114 @@
+//! The crate's error type.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in authkit-host outside a single HTTP request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A required environment variable is unset or empty.
+    #[error("{variable} is not set; {hint}")]
+    MissingEnv {
+        /// The variable's name.
+        variable: &'static str,
+        /// What the variable is for and how to set it.
+        hint: &'static str,
+    },
+    /// A setting has a value the server cannot use.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The flag, variable or config key.
+        setting: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// The TOML config file could not be read or parsed.
+    #[error("cannot load config file {path}: {reason}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The read or parse failure.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("{action} {path} failed")]
+    Io {
+        /// What was being done, such as "reading".
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server could not bind its listening address.
+    #[error("cannot listen on {address}; is another process using the port?")]
+    Bind {
+        /// The requested address.
+        address: SocketAddr,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A SQLite operation failed.
+    #[error("database error while {action}")]
+    Database {
+        /// What was being done, such as "storing event event_01…".
+        action: String,
+        /// The underlying failure.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database schema could not be brought up to date.
+    #[error("cannot migrate database {path}")]
+    Migration {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: rusqlite_migration::Error,
+    },
+    /// A write transaction could not begin or commit, so none of its writes
+    /// took effect.
+    #[error("database commit failed: {reason}; check disk space and file permissions")]
+    Commit {
+        /// The SQLite failure.
+        reason: String,
+    },
+    /// Stored data does not parse, which means the database was edited by hand.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// The storage writer has stopped, so nothing more can be stored.
+    #[error("the storage writer has stopped; restart the server")]
+    StoreClosed,
+    /// An outgoing HTTP request failed.
+    #[error("request to {url} failed")]
+    Http {
+        /// The requested URL.
+        url: String,
+        /// The underlying failure.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The HTTP server failed while serving.
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps a SQLite failure with what was being done.
+    pub(crate) fn database(action: impl Into<String>, source: rusqlite::Error) -> Self {
+        Self::Database {
+            action: action.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The HTTP API: routes, shared state and the error type.
+
+mod error;
+mod users;
+mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+
+pub use error::ApiError;
+pub(crate) use error::error_chain;
+pub(crate) use webhook::unix_millis_now;
+
+use crate::config::{Secret, ServerConfig};
+use crate::store::Store;
+
+/// Settings the webhook endpoint checks requests against.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// The signing secret.
+    pub secret: Secret,
+    /// How far a signature timestamp may be from now.
+    pub tolerance: Duration,
+    /// The largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// Webhook verification settings.
+    pub webhook: WebhookSettings,
+    /// The bearer token for the users API, if enabled.
+    pub api_token: Option<Secret>,
+}
+
+impl AppState {
+    /// Builds the state from resolved settings and an open store.
+    pub fn new(store: Arc<dyn Store>, config: &ServerConfig) -> Self {
+        Self {
+            store,
+            webhook: WebhookSettings {
+                secret: config.secrets.webhook_secret.clone(),
+                tolerance: config.webhook_tolerance,
+                max_body_bytes: config.max_body_bytes,
+            },
+            api_token: config.secrets.api_token.clone(),
+        }
+    }
+}
+
+/// Builds the router with every route.
+pub fn router(state: AppState) -> Router {
+    let users = Router::new()
+        .route("/users", get(users::find_by_query))
+        .route("/users/{id}", get(users::get_by_id))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            users::require_api_token,
+        ));
+
+    let webhook = Router::new()
+        .route("/workos/webhook", post(webhook::receive))
+        .layer(DefaultBodyLimit::max(state.webhook.max_body_bytes));
+
+    Router::new()
+        .merge(webhook)
+        .merge(users)
+        .route("/healthz", get(health))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.store.check_health().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}

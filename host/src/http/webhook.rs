@@ -1,0 +1,107 @@
+//! `POST /workos/webhook`: verify, store, acknowledge.
+//!
+//! The order matters: the size limit, then the signature over the raw bytes,
+//! then parsing. Only a durable write earns a 2xx, and no handler runs here;
+//! plugins receive the event later from the store.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::event::Event;
+use crate::signature::{self, SIGNATURE_HEADER, SignatureError};
+use crate::store::IngestOutcome;
+
+/// Receives one webhook delivery.
+#[tracing::instrument(skip_all, fields(event_id, event_type))]
+pub(super) async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let limit = state.webhook.max_body_bytes;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            tracing::warn!(limit, "rejected oversized webhook");
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest(format!("cannot read request body: {rejection}"))
+        }
+    })?;
+
+    verify_signature(&state, &headers, &body)?;
+
+    let event = match Event::parse(body.clone()) {
+        Ok(event) => event,
+        Err(reason) => {
+            let quarantine_id = state.store.quarantine(body, reason.clone()).await?;
+            tracing::warn!(%reason, quarantine_id, "quarantined invalid webhook body");
+            return Err(ApiError::InvalidEvent {
+                reason,
+                quarantine_id,
+            });
+        }
+    };
+
+    let span = tracing::Span::current();
+    span.record("event_id", event.id.as_str());
+    span.record("event_type", event.event_type.as_str());
+    let event_id = event.id.clone();
+
+    let outcome = state.store.ingest(event).await?;
+
+    let status = match outcome {
+        IngestOutcome::Stored {
+            sequence,
+            user_effect,
+        } => {
+            tracing::info!(sequence, user_effect = user_effect.as_str(), "stored event");
+            "stored"
+        }
+        IngestOutcome::Duplicate => {
+            tracing::debug!("duplicate event ignored");
+            "duplicate"
+        }
+    };
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "status": status, "event_id": event_id })),
+    ))
+}
+
+fn verify_signature(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let header =
+        match headers.get(SIGNATURE_HEADER) {
+            None => None,
+            Some(value) => Some(value.to_str().map_err(|_| {
+                SignatureError::Malformed("header is not visible ASCII text".into())
+            })?),
+        };
+
+    let result = signature::verify(
+        header,
+        body,
+        state.webhook.secret.expose(),
+        state.webhook.tolerance,
+        unix_millis_now(),
+    );
+    if let Err(error) = &result {
+        tracing::warn!(check = error.code(), %error, "rejected webhook signature");
+    }
+    result.map(|_| ()).map_err(ApiError::from)
+}
+
+/// Returns the current Unix time in milliseconds.
+pub(crate) fn unix_millis_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,109 @@
+//! The `authkit-host` command: parses arguments, sets up logging and runs the
+//! chosen command from the library.
+
+use std::process::ExitCode;
+
+use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig, WEBHOOK_SECRET_VAR};
+use authkit_host::send::SendArgs;
+use authkit_host::{Error, server};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// Receives WorkOS AuthKit webhooks and Actions, keeps a local users table and
+/// runs your handlers as WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "authkit-host", version)]
+struct Cli {
+    /// Log line format; RUST_LOG sets the level filter [default: info]
+    #[arg(long, global = true, env = "AUTHKIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server
+    Serve(ServeArgs),
+    /// Sign JSON files with WORKOS_WEBHOOK_SECRET as WorkOS does and POST them
+    Send(SendArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Serve(args) => {
+            let secrets = Secrets::from_env(|name| std::env::var(name).ok())?;
+            let config = ServerConfig::resolve(args, secrets)?;
+            let listener = server::bind(&config).await?;
+            server::serve(listener, config, server::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Send(args) => {
+            let secret = std::env::var(WEBHOOK_SECRET_VAR)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+                .ok_or(Error::MissingEnv {
+                    variable: WEBHOOK_SECRET_VAR,
+                    hint: "set it to the secret the server verifies webhooks with",
+                })?;
+            let all_succeeded = authkit_host::send::run(&args, &Secret::new(secret)).await?;
+            Ok(if all_succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Prints the error and each of its causes once, for a person to act on.
+fn report(error: &Error) {
+    tracing::error!(error = %error, "command failed");
+    eprintln!("error: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}

@@ -1,0 +1,125 @@
+//! Running the server: open the store, start background tasks, serve HTTP
+//! until shutdown, then let the store finish its queued writes.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::error::{Error, Result};
+use crate::http::{AppState, error_chain, router};
+use crate::store::{SqliteStore, Store};
+use crate::timestamp::Timestamp;
+
+/// How often expired user tombstones are pruned.
+const TOMBSTONE_PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Binds the configured address.
+pub async fn bind(config: &ServerConfig) -> Result<TcpListener> {
+    TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            address: config.listen,
+            source,
+        })
+}
+
+/// Serves on an already-bound listener until `shutdown` completes.
+///
+/// On return every acknowledged write is durable and the database is closed.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let store = open_store(&config).await?;
+    let address = listener.local_addr().map_err(Error::Serve)?;
+
+    if !config.plugins_dir.is_dir() {
+        tracing::warn!(
+            plugins = %config.plugins_dir.display(),
+            "plugins folder does not exist; no handlers will run"
+        );
+    }
+
+    let pruner = tokio::spawn(prune_tombstones_periodically(
+        Arc::clone(&store),
+        config.tombstone_retention,
+    ));
+
+    tracing::info!(%address, db = %config.db_path.display(), "listening");
+    let state = AppState::new(Arc::clone(&store), &config);
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve);
+
+    pruner.abort();
+    let _ = pruner.await;
+    // The last reference closes the writer queue and joins the writer
+    // thread, which blocks, so it happens off the async threads.
+    let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+    tracing::info!("stopped");
+    served
+}
+
+async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
+    let path = config.db_path.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await
+        .map_err(|_| Error::StoreClosed)??;
+    Ok(Arc::new(store))
+}
+
+async fn prune_tombstones_periodically(store: Arc<dyn Store>, retention: Duration) {
+    let mut interval = tokio::time::interval(TOMBSTONE_PRUNE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        interval.tick().await;
+
+        let retention_nanos = i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX);
+        let cutoff = Timestamp::from_unix_nanos(
+            Timestamp::now()
+                .unix_nanos()
+                .saturating_sub(retention_nanos),
+        );
+        match store.prune_tombstones(cutoff).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "pruned expired user tombstones"),
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "pruning user tombstones failed")
+            }
+        }
+    }
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
