@@ -10,7 +10,10 @@
 //! per second in the fixed-rate phase, default 1000). The server and the load
 //! generator share the machine, as they would on a small host.
 
-#![allow(clippy::print_stdout, reason = "the report on stdout is this benchmark's output")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the report on stdout is this benchmark's output"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

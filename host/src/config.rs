@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::dispatch::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, RetryPolicy};
 use crate::error::{Error, Result};
 
 /// The address the server listens on by default.
@@ -74,6 +75,20 @@ pub struct ServeArgs {
     /// Days a deleted user's tombstone is kept, at least 3 [default: 30]
     #[arg(long, env = "AUTHKIT_TOMBSTONE_RETENTION_DAYS", value_name = "DAYS")]
     pub tombstone_retention_days: Option<u64>,
+
+    /// Attempts to deliver an event to a plugin before the delivery is parked
+    /// as dead [default: 10]
+    #[arg(long, env = "AUTHKIT_DELIVERY_MAX_ATTEMPTS", value_name = "COUNT")]
+    pub delivery_max_attempts: Option<u32>,
+
+    /// Milliseconds to wait after a delivery's first failure; the wait doubles
+    /// with each further failure, up to an hour [default: 1000]
+    #[arg(
+        long,
+        env = "AUTHKIT_DELIVERY_RETRY_BASE_MS",
+        value_name = "MILLISECONDS"
+    )]
+    pub delivery_retry_base_ms: Option<u64>,
 }
 
 /// The config file's keys: the same settings as the flags, without secrets.
@@ -86,6 +101,8 @@ struct FileConfig {
     webhook_tolerance_secs: Option<u64>,
     max_body_bytes: Option<usize>,
     tombstone_retention_days: Option<u64>,
+    delivery_max_attempts: Option<u32>,
+    delivery_retry_base_ms: Option<u64>,
 }
 
 /// A secret value whose `Debug` output is redacted, so it never reaches a log.
@@ -161,6 +178,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long user tombstones are kept.
     pub tombstone_retention: Duration,
+    /// When failed deliveries are retried and given up on.
+    pub retry_policy: RetryPolicy,
     /// Secrets and credentials.
     pub secrets: Secrets,
 }
@@ -229,6 +248,21 @@ impl ServerConfig {
             ));
         }
 
+        let max_attempts = args
+            .delivery_max_attempts
+            .or(file.delivery_max_attempts)
+            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if max_attempts == 0 {
+            return Err(invalid(
+                "delivery_max_attempts",
+                format!("must be at least 1; the default is {DEFAULT_MAX_ATTEMPTS}"),
+            ));
+        }
+        let base_delay = args
+            .delivery_retry_base_ms
+            .or(file.delivery_retry_base_ms)
+            .map_or(DEFAULT_BASE_DELAY, Duration::from_millis);
+
         Ok(Self {
             listen,
             db_path,
@@ -236,6 +270,10 @@ impl ServerConfig {
             webhook_tolerance: Duration::from_secs(tolerance_secs),
             max_body_bytes,
             tombstone_retention: Duration::from_secs(retention_days * 24 * 60 * 60),
+            retry_policy: RetryPolicy {
+                max_attempts,
+                base_delay,
+            },
             secrets,
         })
     }

@@ -95,6 +95,9 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The plugin runtime could not start.
+    #[error("cannot start the plugin runtime")]
+    Plugin(#[source] crate::plugin::PluginError),
     /// The HTTP server failed while serving.
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),

@@ -1,9 +1,12 @@
 //! The `authkit-host` command: parses arguments, sets up logging and runs the
 //! chosen command from the library.
 
+#![allow(clippy::print_stdout, reason = "commands print their results on stdout")]
+
 use std::process::ExitCode;
 
 use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig, WEBHOOK_SECRET_VAR};
+use authkit_host::events_command::EventsArgs;
 use authkit_host::send::SendArgs;
 use authkit_host::{Error, server};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -28,6 +31,8 @@ enum Command {
     Serve(ServeArgs),
     /// Sign JSON files with WORKOS_WEBHOOK_SECRET as WorkOS does and POST them
     Send(SendArgs),
+    /// List and retry failed or dead deliveries to plugins
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -82,6 +87,11 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Events(args) => {
+            let output = authkit_host::events_command::run(&args).await?;
+            print!("{output}");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -8,8 +8,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
+use crate::dispatch::{DispatchWaker, Dispatcher};
 use crate::error::{Error, Result};
 use crate::http::{AppState, error_chain, router};
+use crate::plugin::{Limits, PluginRuntime};
+use crate::registry::PluginRegistry;
 use crate::store::{SqliteStore, Store};
 use crate::timestamp::Timestamp;
 
@@ -37,12 +40,15 @@ pub async fn serve(
     let store = open_store(&config).await?;
     let address = listener.local_addr().map_err(Error::Serve)?;
 
-    if !config.plugins_dir.is_dir() {
-        tracing::warn!(
-            plugins = %config.plugins_dir.display(),
-            "plugins folder does not exist; no handlers will run"
-        );
-    }
+    let runtime = Arc::new(PluginRuntime::new(Limits::default()).map_err(Error::Plugin)?);
+    let registry = Arc::new(PluginRegistry::load_dir(runtime, &config.plugins_dir).await);
+    let waker = DispatchWaker::default();
+    let dispatcher = Dispatcher::start(
+        Arc::clone(&store),
+        Arc::clone(&registry),
+        config.retry_policy,
+        waker.clone(),
+    );
 
     let pruner = tokio::spawn(prune_tombstones_periodically(
         Arc::clone(&store),
@@ -50,7 +56,7 @@ pub async fn serve(
     ));
 
     tracing::info!(%address, db = %config.db_path.display(), "listening");
-    let state = AppState::new(Arc::clone(&store), &config);
+    let state = AppState::new(Arc::clone(&store), waker, &config);
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -58,6 +64,7 @@ pub async fn serve(
 
     pruner.abort();
     let _ = pruner.await;
+    dispatcher.stop().await;
     // The last reference closes the writer queue and joins the writer
     // thread, which blocks, so it happens off the async threads.
     let _ = tokio::task::spawn_blocking(move || drop(store)).await;

@@ -1,75 +1,8 @@
 //! The `authkit-host` binary: start-up errors, `serve` and `send` together.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use crate::support::{SECRET, StoredState, TestResult};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_authkit-host");
-
-fn command() -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info");
-    command
-}
-
-/// A server process whose log is read for its listening address.
-struct ServerProcess {
-    child: Child,
-    address: String,
-}
-
-impl ServerProcess {
-    fn start(dir: &Path) -> TestResult<Self> {
-        let mut child = command()
-            .env("WORKOS_WEBHOOK_SECRET", SECRET)
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
-            .arg("--db")
-            .arg(dir.join("authkit.db"))
-            .arg("--plugins")
-            .arg(dir.join("plugins"))
-            .stderr(Stdio::piped())
-            .spawn()?;
-
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let (lines, received) = mpsc::channel();
-        // Keep draining after the address is found: a closed pipe would make
-        // the server's log writes fail.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-
-        loop {
-            let line = received.recv_timeout(Duration::from_secs(20))?;
-            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if entry["message"] == "listening" {
-                let address = entry["address"]
-                    .as_str()
-                    .ok_or("no address field")?
-                    .to_owned();
-                return Ok(Self { child, address });
-            }
-        }
-    }
-
-    fn terminate(mut self) -> TestResult<std::process::ExitStatus> {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        assert!(status.success());
-        Ok(self.child.wait()?)
-    }
-}
+use crate::support::{SECRET, ServerProcess, StoredState, TestResult, command};
 
 #[test]
 fn serve_requires_webhook_secret() -> TestResult {
@@ -112,7 +45,7 @@ fn serve_rejects_unknown_config_key() -> TestResult {
 #[test]
 fn send_delivers_sample_events() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let server = ServerProcess::start(dir.path())?;
+    let server = ServerProcess::start(dir.path(), &[])?;
     let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/events");
     let url = format!("http://{}/workos/webhook", server.address);
 

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod cli;
+mod dispatch;
 mod restart;
 mod support;
 mod user_sync;

@@ -1,8 +1,11 @@
 //! Shared test fixtures: a real server on a loopback port with a temporary
 //! SQLite file, a signed-request builder and direct reads of stored state.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authkit_host::config::{Secrets, ServeArgs, ServerConfig};
@@ -32,6 +35,15 @@ pub struct Options {
     pub tolerance_secs: Option<u64>,
     /// Webhook body limit in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Plugins to install, by component name in the test plugins folder,
+    /// each with the text of its optional `<name>.toml`.
+    pub plugins: Vec<(&'static str, Option<String>)>,
+    /// Other files to put in the plugins folder, by name.
+    pub raw_plugin_files: Vec<(&'static str, Vec<u8>)>,
+    /// Delivery attempts before a delivery is dead.
+    pub max_attempts: Option<u32>,
+    /// Milliseconds to wait after a delivery's first failure.
+    pub retry_base_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -41,6 +53,10 @@ impl Default for Options {
             api_token: Some(API_TOKEN.to_owned()),
             tolerance_secs: None,
             max_body_bytes: None,
+            plugins: Vec::new(),
+            raw_plugin_files: Vec::new(),
+            max_attempts: None,
+            retry_base_ms: None,
         }
     }
 }
@@ -70,12 +86,20 @@ impl TestServer {
     }
 
     async fn start_in(dir: TempDir, options: Options) -> TestResult<Self> {
+        let plugins_dir = dir.path().join("plugins");
+        install_plugins(&plugins_dir, &options.plugins)?;
+        for (name, bytes) in &options.raw_plugin_files {
+            std::fs::create_dir_all(&plugins_dir)?;
+            std::fs::write(plugins_dir.join(name), bytes)?;
+        }
         let args = ServeArgs {
             listen: Some("127.0.0.1:0".parse()?),
             db: Some(dir.path().join("authkit.db")),
             plugins: Some(dir.path().join("plugins")),
             webhook_tolerance_secs: options.tolerance_secs,
             max_body_bytes: options.max_body_bytes,
+            delivery_max_attempts: options.max_attempts,
+            delivery_retry_base_ms: options.retry_base_ms,
             ..ServeArgs::default()
         };
         let token = options.api_token.clone();
@@ -246,6 +270,51 @@ impl StoredState {
             .optional()?)
     }
 
+    /// Returns a plugin's store value as text.
+    pub fn plugin_value(&self, plugin: &str, key: &str) -> TestResult<Option<String>> {
+        let value: Option<Vec<u8>> = self
+            .0
+            .query_row(
+                "SELECT value FROM plugin_store WHERE plugin = ?1 AND key = ?2",
+                [plugin, key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Returns a plugin's store keys, sorted.
+    pub fn plugin_keys(&self, plugin: &str) -> TestResult<Vec<String>> {
+        let mut statement = self
+            .0
+            .prepare("SELECT key FROM plugin_store WHERE plugin = ?1 ORDER BY key")?;
+        let keys = statement.query_map([plugin], |row| row.get(0))?;
+        Ok(keys.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns each delivery still queued as (plugin, event id, status, attempts).
+    pub fn deliveries(&self) -> TestResult<Vec<(String, String, String, i64)>> {
+        let mut statement = self.0.prepare(
+            "SELECT d.plugin, e.id, d.status, d.attempts
+             FROM deliveries d JOIN events e ON e.sequence = d.event_sequence
+             ORDER BY d.event_sequence, d.plugin",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns the number of events fan-out has not yet queued deliveries for.
+    pub fn undispatched(&self) -> TestResult<i64> {
+        Ok(self.0.query_row(
+            "SELECT count(*) FROM events
+             WHERE sequence > (SELECT last_sequence FROM dispatch_cursor)",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
     /// Returns every quarantined body with its reason, oldest first.
     pub fn quarantined(&self) -> TestResult<Vec<(String, Vec<u8>)>> {
         let mut statement = self
@@ -325,4 +394,151 @@ pub fn delete_event(event_id: &str, user_id: &str, created_at: &str) -> String {
         "created_at": created_at,
     })
     .to_string()
+}
+
+/// Returns the folder of test plugin components, building them on first use
+/// (`tests/run.sh` builds them before the tests, so this is then quick).
+pub fn test_plugins_dir() -> TestResult<PathBuf> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = root.join("target/test-plugins");
+        for script in ["examples/build-plugins.sh", "tests/guests/build.sh"] {
+            let output = std::process::Command::new("bash")
+                .arg(root.join(script))
+                .arg(&out)
+                .output()
+                .map_err(|error| format!("cannot run {script}: {error}"))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "{script} failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+        }
+        Ok(out)
+    });
+    built.clone().map_err(Into::into)
+}
+
+/// Copies the named test plugins, with their settings files, into `dir`.
+pub fn install_plugins(dir: &Path, plugins: &[(&str, Option<String>)]) -> TestResult {
+    if plugins.is_empty() {
+        return Ok(());
+    }
+    let source = test_plugins_dir()?;
+    std::fs::create_dir_all(dir)?;
+    for (name, settings) in plugins {
+        std::fs::copy(
+            source.join(format!("{name}.wasm")),
+            dir.join(format!("{name}.wasm")),
+        )?;
+        if let Some(settings) = settings {
+            std::fs::write(dir.join(format!("{name}.toml")), settings)?;
+        }
+    }
+    Ok(())
+}
+
+/// Polls `check` every 20 ms until it returns true, failing after `timeout`.
+pub async fn wait_until(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> TestResult<bool>,
+) -> TestResult {
+    let started = std::time::Instant::now();
+    loop {
+        if check()? {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting until {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The path of the `authkit-host` binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_authkit-host");
+
+/// Returns a command for the binary with a clean environment.
+pub fn command() -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A server process whose log is read for its listening address.
+pub struct ServerProcess {
+    child: Child,
+    /// The address the server listens on.
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts `serve` on an OS-assigned port with its database and plugins
+    /// folder in `dir`, and waits for the log line that names the address.
+    pub fn start(dir: &Path, extra_args: &[&str]) -> TestResult<Self> {
+        let mut child = command()
+            .env("WORKOS_WEBHOOK_SECRET", SECRET)
+            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+            .arg("--db")
+            .arg(dir.join("authkit.db"))
+            .arg("--plugins")
+            .arg(dir.join("plugins"))
+            .args(extra_args)
+            .stderr(Stdio::piped())
+            .spawn()?;
+
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let (lines, received) = mpsc::channel();
+        // Keep draining after the address is found: a closed pipe would make
+        // the server's log writes fail.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+
+        loop {
+            let line = received.recv_timeout(Duration::from_secs(20))?;
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "listening" {
+                let address = entry["address"]
+                    .as_str()
+                    .ok_or("no address field")?
+                    .to_owned();
+                return Ok(Self { child, address });
+            }
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn terminate(mut self) -> TestResult<std::process::ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        assert!(status.success());
+        Ok(self.child.wait()?)
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(mut self) -> TestResult {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A test that fails part-way must not leave a server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -18,6 +18,7 @@ pub(crate) use error::error_chain;
 pub(crate) use webhook::unix_millis_now;
 
 use crate::config::{Secret, ServerConfig};
+use crate::dispatch::DispatchWaker;
 use crate::store::Store;
 
 /// Settings the webhook endpoint checks requests against.
@@ -40,13 +41,16 @@ pub struct AppState {
     pub webhook: WebhookSettings,
     /// The bearer token for the users API, if enabled.
     pub api_token: Option<Secret>,
+    /// Tells the dispatcher that a new event was stored.
+    pub dispatch: DispatchWaker,
 }
 
 impl AppState {
     /// Builds the state from resolved settings and an open store.
-    pub fn new(store: Arc<dyn Store>, config: &ServerConfig) -> Self {
+    pub fn new(store: Arc<dyn Store>, dispatch: DispatchWaker, config: &ServerConfig) -> Self {
         Self {
             store,
+            dispatch,
             webhook: WebhookSettings {
                 secret: config.secrets.webhook_secret.clone(),
                 tolerance: config.webhook_tolerance,

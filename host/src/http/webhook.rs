@@ -63,6 +63,7 @@ pub(super) async fn receive(
             user_effect,
         } => {
             tracing::info!(sequence, user_effect = user_effect.as_str(), "stored event");
+            state.dispatch.wake();
             "stored"
         }
         IngestOutcome::Duplicate => {

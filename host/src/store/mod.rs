@@ -62,6 +62,120 @@ impl UserEffect {
     }
 }
 
+/// An event that fan-out has not yet queued deliveries for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndispatchedEvent {
+    /// The event's position in receive order.
+    pub sequence: i64,
+    /// The event type, matched against plugin subscriptions.
+    pub event_type: String,
+    /// The user or other entity the event is about.
+    pub subject: Option<String>,
+}
+
+/// A delivery for fan-out to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The plugin that should handle the event.
+    pub plugin: String,
+    /// The event's sequence.
+    pub event_sequence: i64,
+    /// The event's subject, which orders deliveries.
+    pub subject: Option<String>,
+}
+
+/// A delivery that is due, with its event.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The event's sequence.
+    pub event_sequence: i64,
+    /// How many attempts have failed so far.
+    pub attempts: u32,
+    /// The stored event.
+    pub event: Event,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The handler succeeded: the delivery is done.
+    Handled,
+    /// The handler failed; retry at the given time, or park the delivery as
+    /// dead when `retry_at` is `None`.
+    Failed {
+        /// What went wrong, for operators.
+        error: String,
+        /// When to try again.
+        retry_at: Option<Timestamp>,
+    },
+}
+
+/// One write a handler made to its store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreWrite {
+    /// Set `key` to `value`.
+    Set {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: Vec<u8>,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+}
+
+/// Whether a delivery still waits or has been given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// Out of attempts; waits for an operator to retry it.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// Returns the name stored in the database and shown to operators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+}
+
+/// A delivery as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The plugin the delivery is for.
+    pub plugin: String,
+    /// The event id.
+    pub event_id: String,
+    /// The event type.
+    pub event_type: String,
+    /// Pending or dead.
+    pub status: DeliveryStatus,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (meaningless once dead).
+    pub next_attempt_at: Timestamp,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// Which deliveries to list or retry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    /// Only this plugin's deliveries.
+    pub plugin: Option<String>,
+    /// Only the deliveries of this event id.
+    pub event_id: Option<String>,
+    /// Only dead deliveries; otherwise failed pending ones are included too.
+    pub dead_only: bool,
+}
+
 /// A key to look a user up by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserLookup {
@@ -97,4 +211,59 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the store can read and write.
     async fn check_health(&self) -> Result<()>;
+
+    /// Returns up to `limit` events, oldest first, that fan-out has not yet
+    /// queued deliveries for.
+    ///
+    /// A backend whose sequences can commit out of order (several writers)
+    /// must not return an event while a lower sequence is still uncommitted.
+    async fn undispatched_events(&self, limit: usize) -> Result<Vec<UndispatchedEvent>>;
+
+    /// Queues deliveries and marks every event up to `through_sequence` as
+    /// fanned out, in one transaction.
+    async fn queue_deliveries(
+        &self,
+        through_sequence: i64,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<()>;
+
+    /// Returns up to `limit` pending deliveries for `plugin` that are due at
+    /// `now`, oldest first, leaving out any delivery whose subject has an
+    /// older pending delivery for the same plugin, so one subject's events
+    /// are handled in the order they were received.
+    async fn due_deliveries(
+        &self,
+        plugin: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+
+    /// Records the outcome of delivery attempts and applies the handlers'
+    /// store writes, in one transaction: a handled delivery and its writes
+    /// become durable together or not at all.
+    async fn complete_deliveries(
+        &self,
+        plugin: &str,
+        outcomes: Vec<(i64, DeliveryOutcome)>,
+        writes: Vec<StoreWrite>,
+    ) -> Result<()>;
+
+    /// Returns the value at `key` in a plugin's store.
+    async fn plugin_store_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Returns a plugin's entries whose keys start with `prefix`, sorted by key.
+    async fn plugin_store_list(&self, plugin: &str, prefix: &str)
+    -> Result<Vec<(String, Vec<u8>)>>;
+
+    /// Returns the dead deliveries and, unless `dead_only`, the pending ones
+    /// that have failed at least once, oldest first.
+    async fn failed_deliveries(
+        &self,
+        filter: DeliveryFilter,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>>;
+
+    /// Makes matching failed or dead deliveries due now with a fresh attempt
+    /// budget. Returns how many.
+    async fn retry_deliveries(&self, filter: DeliveryFilter) -> Result<u64>;
 }

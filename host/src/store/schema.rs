@@ -7,8 +7,9 @@ use rusqlite_migration::{M, Migrations};
 
 /// Returns every migration in order.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
         -- Every event received, in receive order. `raw` is the body exactly
         -- as verified; the other columns are copies for queries.
         CREATE TABLE events (
@@ -64,7 +65,42 @@ pub(super) fn migrations() -> Migrations<'static> {
             raw            BLOB    NOT NULL
         ) STRICT;
         "#,
-    )])
+        ),
+        M::up(
+            r#"
+        -- One row per (plugin, event) still to be handled, or parked as dead.
+        -- A delivery's row is deleted in the same transaction that commits the
+        -- handler's store writes, so a handled event is never handled again.
+        CREATE TABLE deliveries (
+            plugin             TEXT    NOT NULL,
+            event_sequence     INTEGER NOT NULL REFERENCES events (sequence),
+            subject            TEXT,
+            status             TEXT    NOT NULL CHECK (status IN ('pending', 'dead')),
+            attempts           INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at_ns INTEGER NOT NULL,
+            last_error         TEXT,
+            PRIMARY KEY (plugin, event_sequence)
+        ) STRICT;
+        CREATE INDEX deliveries_by_subject
+            ON deliveries (plugin, subject, event_sequence) WHERE status = 'pending';
+
+        -- How far fan-out has queued deliveries, as an event sequence.
+        CREATE TABLE dispatch_cursor (
+            id            INTEGER PRIMARY KEY CHECK (id = 1),
+            last_sequence INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO dispatch_cursor (id, last_sequence) VALUES (1, 0);
+
+        -- Each plugin's private key-value store.
+        CREATE TABLE plugin_store (
+            plugin TEXT NOT NULL,
+            key    TEXT NOT NULL,
+            value  BLOB NOT NULL,
+            PRIMARY KEY (plugin, key)
+        ) STRICT, WITHOUT ROWID;
+        "#,
+        ),
+    ])
 }
 
 #[cfg(test)]
@@ -83,11 +119,12 @@ mod tests {
         let tables: i64 = connection
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
-                 ('events', 'users', 'user_tombstones', 'quarantine')",
+                 ('events', 'users', 'user_tombstones', 'quarantine', 'deliveries', \
+                 'dispatch_cursor', 'plugin_store')",
                 [],
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 4);
+        assert_eq!(tables, 7);
     }
 }

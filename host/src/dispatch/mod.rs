@@ -1,0 +1,297 @@
+//! Durable delivery of stored events to the plugins subscribed to them.
+//!
+//! Two kinds of task run here, never on the webhook request path:
+//!
+//! - fan-out reads events the store has not yet queued, matches them against
+//!   each loaded plugin's subscriptions and queues one delivery per match;
+//! - one worker per plugin takes that plugin's due deliveries in receive
+//!   order, runs each in a fresh instance, and commits the outcomes together
+//!   with the handlers' store writes (see [`overlay`]).
+//!
+//! A failed delivery is retried with exponential backoff and parked as dead
+//! when its attempts run out. Its subject's later events wait for it, other
+//! subjects' events and other plugins do not.
+
+mod overlay;
+mod retry;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+pub use retry::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, MAX_DELAY, RetryPolicy};
+
+use crate::http::error_chain;
+use crate::plugin::{EventInput, Plugin};
+use crate::registry::PluginRegistry;
+use crate::store::{Delivery, DeliveryOutcome, NewDelivery, Store};
+use crate::timestamp::Timestamp;
+use overlay::{Overlay, Writes, into_store_writes};
+
+/// Events fan-out reads per round.
+const FAN_OUT_BATCH: usize = 512;
+/// Deliveries a worker runs per commit.
+const DELIVERY_BATCH: usize = 128;
+/// How often idle tasks look for work they were not woken for, such as a
+/// retry that has become due.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a task waits after a storage error before trying again.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// Wakes the dispatcher when a new event is stored.
+#[derive(Clone, Default)]
+pub struct DispatchWaker(Arc<Notify>);
+
+impl DispatchWaker {
+    /// Tells fan-out that new events may be waiting.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// The running dispatcher; dropping it stops its tasks. A batch in flight
+/// is not committed, so its deliveries run again later.
+pub struct Dispatcher {
+    tasks: JoinSet<()>,
+}
+
+impl Dispatcher {
+    /// Starts fan-out and one worker per loaded plugin.
+    pub fn start(
+        store: Arc<dyn Store>,
+        registry: Arc<PluginRegistry>,
+        policy: RetryPolicy,
+        waker: DispatchWaker,
+    ) -> Self {
+        let mut tasks = JoinSet::new();
+        let mut workers = BTreeMap::new();
+
+        for plugin in registry.snapshot() {
+            let name = plugin.info.name.clone();
+            let wake = Arc::new(Notify::new());
+            workers.insert(name.clone(), Arc::clone(&wake));
+            let worker = Worker {
+                name,
+                store: Arc::clone(&store),
+                registry: Arc::clone(&registry),
+                policy,
+                wake,
+            };
+            tasks.spawn(worker.run());
+        }
+
+        let fan_out = FanOut {
+            store,
+            registry,
+            waker,
+            workers,
+        };
+        tasks.spawn(fan_out.run());
+        Self { tasks }
+    }
+
+    /// Stops every task.
+    pub async fn stop(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+struct FanOut {
+    store: Arc<dyn Store>,
+    registry: Arc<PluginRegistry>,
+    waker: DispatchWaker,
+    workers: BTreeMap<String, Arc<Notify>>,
+}
+
+impl FanOut {
+    async fn run(self) {
+        // Work queued before a restart is picked up without waiting.
+        self.wake_all();
+
+        loop {
+            match self.fan_out_once().await {
+                Ok(0) => {
+                    let _ = tokio::time::timeout(POLL_INTERVAL, self.waker.0.notified()).await;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(error = %error_chain(&error), "fan-out failed; retrying");
+                    tokio::time::sleep(ERROR_PAUSE).await;
+                }
+            }
+        }
+    }
+
+    async fn fan_out_once(&self) -> crate::Result<usize> {
+        let events = self.store.undispatched_events(FAN_OUT_BATCH).await?;
+        let Some(last) = events.last() else {
+            return Ok(0);
+        };
+        let through_sequence = last.sequence;
+
+        let plugins = self.registry.snapshot();
+        let mut deliveries = Vec::new();
+        let mut woken = HashSet::new();
+        for event in &events {
+            for plugin in plugins
+                .iter()
+                .filter(|p| p.info.subscribes_to(&event.event_type))
+            {
+                deliveries.push(NewDelivery {
+                    plugin: plugin.info.name.clone(),
+                    event_sequence: event.sequence,
+                    subject: event.subject.clone(),
+                });
+                woken.insert(plugin.info.name.clone());
+            }
+        }
+
+        let queued = deliveries.len();
+        self.store
+            .queue_deliveries(through_sequence, deliveries)
+            .await?;
+        tracing::debug!(
+            events = events.len(),
+            queued,
+            through_sequence,
+            "fanned out events"
+        );
+
+        for name in woken {
+            if let Some(wake) = self.workers.get(&name) {
+                wake.notify_one();
+            }
+        }
+        Ok(events.len())
+    }
+
+    fn wake_all(&self) {
+        self.workers.values().for_each(|wake| wake.notify_one());
+    }
+}
+
+struct Worker {
+    name: String,
+    store: Arc<dyn Store>,
+    registry: Arc<PluginRegistry>,
+    policy: RetryPolicy,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    async fn run(self) {
+        loop {
+            let Some(plugin) = self.registry.get(&self.name) else {
+                tracing::info!(plugin = %self.name, "plugin unloaded; its worker stops");
+                return;
+            };
+
+            let due = match self
+                .store
+                .due_deliveries(&self.name, Timestamp::now(), DELIVERY_BATCH)
+                .await
+            {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::error!(plugin = %self.name, error = %error_chain(&error), "reading due deliveries failed");
+                    tokio::time::sleep(ERROR_PAUSE).await;
+                    continue;
+                }
+            };
+            if due.is_empty() {
+                let _ = tokio::time::timeout(POLL_INTERVAL, self.wake.notified()).await;
+                continue;
+            }
+
+            let count = due.len();
+            let store = Arc::clone(&self.store);
+            let policy = self.policy;
+            let runtime = Handle::current();
+            let ran = tokio::task::spawn_blocking(move || {
+                run_batch(&plugin, due, store, runtime, policy)
+            })
+            .await;
+            let (outcomes, writes) = match ran {
+                Ok(result) => result,
+                Err(error) => {
+                    tracing::error!(plugin = %self.name, %error, "delivery batch panicked");
+                    tokio::time::sleep(ERROR_PAUSE).await;
+                    continue;
+                }
+            };
+
+            if let Err(error) = self
+                .store
+                .complete_deliveries(&self.name, outcomes, into_store_writes(writes))
+                .await
+            {
+                // Nothing of the batch was committed, so it runs again.
+                tracing::error!(plugin = %self.name, deliveries = count, error = %error_chain(&error), "committing deliveries failed");
+                tokio::time::sleep(ERROR_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// Runs a batch of deliveries in receive order on a blocking thread.
+///
+/// A failure blocks the rest of its subject's deliveries in the batch, so a
+/// subject's events are never handled out of order.
+fn run_batch(
+    plugin: &Plugin,
+    due: Vec<Delivery>,
+    store: Arc<dyn Store>,
+    runtime: Handle,
+    policy: RetryPolicy,
+) -> (Vec<(i64, DeliveryOutcome)>, Writes) {
+    let name = plugin.info.name.as_str();
+    let mut batch_writes = Writes::new();
+    let mut blocked_subjects = HashSet::new();
+    let mut outcomes = Vec::with_capacity(due.len());
+
+    for delivery in due {
+        let event = &delivery.event;
+        if let Some(subject) = &event.subject
+            && blocked_subjects.contains(subject)
+        {
+            continue;
+        }
+
+        let overlay = Overlay::new(name, Arc::clone(&store), runtime.clone(), batch_writes);
+        let (result, overlay) = plugin.handle_event(&EventInput::from(event), overlay);
+        batch_writes = overlay.finish(result.is_ok());
+
+        let outcome = match result {
+            Ok(()) => {
+                tracing::debug!(plugin = name, event_id = %event.id, "delivered event");
+                DeliveryOutcome::Handled
+            }
+            Err(error) => {
+                let attempts = delivery.attempts + 1;
+                let retry_at = policy.next_attempt(attempts, Timestamp::now());
+                tracing::warn!(
+                    plugin = name,
+                    event_id = %event.id,
+                    event_type = %event.event_type,
+                    attempts,
+                    dead = retry_at.is_none(),
+                    %error,
+                    "delivery failed"
+                );
+                if let Some(subject) = &event.subject {
+                    blocked_subjects.insert(subject.clone());
+                }
+                DeliveryOutcome::Failed {
+                    error: error.to_string(),
+                    retry_at,
+                }
+            }
+        };
+        outcomes.push((delivery.event_sequence, outcome));
+    }
+    (outcomes, batch_writes)
+}

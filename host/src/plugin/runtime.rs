@@ -1,0 +1,603 @@
+//! The wasmtime engine, the epoch ticker, and loading and calling handlers.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::I32Exit;
+
+use super::bindings::exports::authkit::plugin::handler::Guest;
+use super::bindings::{
+    AuthkitHandler, AuthkitHandlerPre, HANDLER_EXPORT, HANDLER_EXPORT_UNVERSIONED,
+};
+use super::data::{PluginData, StoreError};
+use super::state::{DeadlineClockData, GUEST_LOG_TARGET, InvocationState};
+use super::{ActionInput, EventInput, InvocationError, Limits, PluginError, PluginInfo, Verdict};
+use crate::store::UserLookup;
+use crate::user::User;
+
+/// How often the ticker thread advances the engine's epoch. A deadline is
+/// counted in ticks, so an invocation is interrupted between its deadline
+/// and one tick later. 10 ms keeps that error small next to deadlines of
+/// hundreds of milliseconds, at 100 wake-ups a second.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Core module instances reserved per component instance. A Rust
+/// `wasm32-wasip2` component instantiates three: the program and two small
+/// modules that `wit-component` adds to patch up its imports.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+
+/// Linear memories reserved per component instance. Rust components have
+/// one; a component built with the WASI preview 1 adapter has two.
+const MEMORIES_PER_COMPONENT: u32 = 2;
+
+/// Tables reserved per component instance.
+const TABLES_PER_COMPONENT: u32 = 4;
+
+/// The largest `max_concurrent_invocations` accepted, which keeps the pool's
+/// reservation counts far from `u32` overflow.
+const MAX_CONCURRENT_INVOCATIONS: u32 = 4_096;
+
+/// The number of bytes of a trapped guest's stderr quoted in the error.
+const STDERR_TAIL_BYTES: usize = 1024;
+
+/// Compiles and runs handler components.
+///
+/// One runtime contains one wasmtime engine, configured for the component
+/// model with the pooling allocator and epoch interruption, the linker with
+/// the host imports, and a thread that advances the epoch every
+/// [`EPOCH_TICK`]. The thread stops once the runtime and every [`Plugin`]
+/// loaded from it are dropped.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<InvocationState>,
+    limits: Limits,
+    ticker: Arc<EpochTicker>,
+}
+
+impl PluginRuntime {
+    /// Creates the engine and starts the epoch ticker.
+    pub fn new(limits: Limits) -> Result<Self, PluginError> {
+        limits.validate().map_err(PluginError::InvalidLimits)?;
+        if limits.max_concurrent_invocations > MAX_CONCURRENT_INVOCATIONS {
+            return Err(PluginError::InvalidLimits(format!(
+                "max_concurrent_invocations is {}; the maximum is {MAX_CONCURRENT_INVOCATIONS}",
+                limits.max_concurrent_invocations
+            )));
+        }
+
+        let config = engine_config(&limits);
+        let engine =
+            Engine::new(&config).map_err(|error| PluginError::Engine(format!("{error:#}")))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|error| PluginError::Engine(format!("linking WASI failed: {error:#}")))?;
+
+        // Replace WASI's monotonic clock with one whose sleeps end at the
+        // invocation deadline.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::clocks::monotonic_clock::add_to_linker::<_, DeadlineClockData>(
+            &mut linker,
+            InvocationState::deadline_clock,
+        )
+        .map_err(|error| PluginError::Engine(format!("linking the clock failed: {error:#}")))?;
+        linker.allow_shadowing(false);
+        AuthkitHandler::add_to_linker::<_, HasSelf<InvocationState>>(&mut linker, |state| state)
+            .map_err(|error| {
+                PluginError::Engine(format!("linking host imports failed: {error:#}"))
+            })?;
+
+        let ticker = EpochTicker::start(engine.clone()).map_err(PluginError::TickerThread)?;
+
+        Ok(Self {
+            engine,
+            linker,
+            limits,
+            ticker,
+        })
+    }
+
+    /// Returns the limits every invocation runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Loads a handler file.
+    ///
+    /// Compiles the component, checks that it targets the `authkit-handler`
+    /// world at a 0.1.x version, pre-instantiates it, and calls `describe`
+    /// in a fresh instance under the event deadline. Compiling takes from
+    /// tens of milliseconds to seconds, so call this on a blocking thread.
+    /// The file is read once, and later changes to it have no effect.
+    #[tracing::instrument(skip_all, fields(path = %path.display()))]
+    pub fn load(
+        &self,
+        path: &Path,
+        settings: BTreeMap<String, String>,
+    ) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        check_header(path, &bytes)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+
+        let component =
+            Component::new(&self.engine, &bytes).map_err(|error| PluginError::Compile {
+                path: path.to_owned(),
+                reason: format!("{error:#}"),
+            })?;
+        check_handler_export(path, &component, &self.engine)?;
+
+        let wrong_world = |error: wasmtime::Error| PluginError::WrongWorld {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
+        let pre = AuthkitHandlerPre::new(instance_pre).map_err(wrong_world)?;
+
+        // Until `describe` returns, log lines use the file name in place of
+        // the handler's name.
+        let file_name = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy();
+        let mut runner = Runner {
+            engine: self.engine.clone(),
+            pre,
+            name: Arc::from(file_name.as_ref()),
+            settings: Arc::new(settings),
+            limits: self.limits.clone(),
+            _ticker: Arc::clone(&self.ticker),
+        };
+
+        let info = runner.describe(path)?;
+        runner.name = Arc::from(info.name.as_str());
+        tracing::debug!(plugin = %info.name, version = %info.version, %sha256, "loaded handler");
+
+        Ok(Plugin {
+            info,
+            path: path.to_owned(),
+            sha256,
+            runner,
+        })
+    }
+}
+
+/// A loaded handler, ready to be invoked from any number of threads.
+///
+/// Every invocation runs in a fresh instance created from a pre-linked
+/// `InstancePre`, so a trap or a timeout never affects later invocations.
+/// Invocations block the calling thread until the guest returns: run them
+/// on a blocking thread (`tokio::task::spawn_blocking`), never on an async
+/// worker, where WASI calls that block would panic.
+pub struct Plugin {
+    /// The handler's description, as `describe` returned it at load.
+    pub info: PluginInfo,
+    /// The file the handler was loaded from.
+    pub path: PathBuf,
+    /// The SHA-256 of the file's bytes, in lowercase hex.
+    pub sha256: String,
+    runner: Runner,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Plugin")
+            .field("info", &self.info)
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// Returns the settings the handler reads, sorted by key.
+    pub fn settings(&self) -> &BTreeMap<String, String> {
+        &self.runner.settings
+    }
+
+    /// Runs `handle-event` in a fresh instance under the event deadline.
+    ///
+    /// `data` is what the handler's store and user calls reach. It is moved
+    /// into the instance for the call and handed back with the result, also
+    /// when the call fails, so the caller decides whether its writes commit.
+    /// The handler's subscriptions are not checked here.
+    #[tracing::instrument(
+        skip_all,
+        fields(plugin = %self.info.name, event_id = %event.id, event_type = %event.event_type)
+    )]
+    pub fn handle_event<D: PluginData>(
+        &self,
+        event: &EventInput,
+        data: D,
+    ) -> (Result<(), InvocationError>, D) {
+        let deadline = self.runner.limits.event_deadline;
+        let event = event.into();
+        let (result, data) = self
+            .runner
+            .invoke(Box::new(data), deadline, |handler, store| {
+                handler.call_handle_event(store, &event)
+            });
+
+        let result = match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(InvocationError::Failed(message)),
+            Err(error) => Err(error),
+        };
+        (result, restore(data))
+    }
+
+    /// Runs `handle-action` in a fresh instance with a wall-clock deadline.
+    ///
+    /// `data` is handled as in [`Plugin::handle_event`]. Whether the handler
+    /// declared this action kind is not checked here.
+    #[tracing::instrument(
+        skip_all,
+        fields(plugin = %self.info.name, action_id = %action.id(), action_kind = %action.kind())
+    )]
+    pub fn handle_action<D: PluginData>(
+        &self,
+        action: &ActionInput,
+        data: D,
+        deadline: Duration,
+    ) -> (Result<Verdict, InvocationError>, D) {
+        let action = action.into();
+        let (result, data) = self
+            .runner
+            .invoke(Box::new(data), deadline, |handler, store| {
+                handler.call_handle_action(store, &action)
+            });
+
+        let result = match result {
+            Ok(Ok(verdict)) => Ok(verdict.into()),
+            Ok(Err(message)) => Err(InvocationError::Failed(message)),
+            Err(error) => Err(error),
+        };
+        (result, restore(data))
+    }
+}
+
+/// Takes the caller's data back out of the box it travelled in.
+fn restore<D: PluginData>(data: Box<dyn PluginData>) -> D {
+    let data: Box<dyn Any> = data;
+    match data.downcast::<D>() {
+        Ok(data) => *data,
+        // `Runner::invoke` returns the box it was given, which contains a `D`.
+        Err(_) => unreachable!("invocation returned data of another type"),
+    }
+}
+
+/// The parts of a loaded handler that an invocation needs besides its
+/// input: the pre-linked component, the settings and the limits.
+struct Runner {
+    engine: Engine,
+    pre: AuthkitHandlerPre<InvocationState>,
+    name: Arc<str>,
+    settings: Arc<BTreeMap<String, String>>,
+    limits: Limits,
+    /// Keeps the epoch advancing while the handler can still be invoked.
+    _ticker: Arc<EpochTicker>,
+}
+
+impl Runner {
+    /// Calls `describe` and validates the description.
+    fn describe(&self, path: &Path) -> Result<PluginInfo, PluginError> {
+        let (result, _) = self.invoke(
+            Box::new(NoData),
+            self.limits.event_deadline,
+            |handler, store| handler.call_describe(store),
+        );
+        let description = result.map_err(|error| PluginError::Describe {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+
+        let mut actions: Vec<_> = description.actions.into_iter().map(Into::into).collect();
+        actions.sort();
+        actions.dedup();
+        let info = PluginInfo {
+            name: description.name,
+            version: description.version,
+            events: description.events,
+            actions,
+        };
+        info.validate().map_err(|reason| PluginError::InvalidInfo {
+            path: path.to_owned(),
+            reason,
+        })?;
+        Ok(info)
+    }
+
+    /// Runs `call` in a fresh instance and returns its result with `data`.
+    ///
+    /// The store gets the memory limits and an epoch deadline before the
+    /// instance exists, so a component whose initialization loops is
+    /// interrupted too.
+    ///
+    /// NOTE: the epoch interrupts only running WebAssembly, and WASI sleeps
+    /// end at the deadline, but a slow `PluginData` method delays the
+    /// interruption until it returns.
+    fn invoke<R>(
+        &self,
+        data: Box<dyn PluginData>,
+        deadline: Duration,
+        call: impl FnOnce(&Guest, &mut Store<InvocationState>) -> wasmtime::Result<R>,
+    ) -> (Result<R, InvocationError>, Box<dyn PluginData>) {
+        let state = InvocationState::new(
+            Arc::clone(&self.name),
+            Arc::clone(&self.settings),
+            data,
+            &self.limits,
+            deadline,
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(deadline_ticks(deadline));
+
+        let result = match self.pre.instantiate(&mut store) {
+            Ok(bindings) => call(bindings.authkit_plugin_handler(), &mut store)
+                .map_err(|error| classify_trap(&error, store.data(), deadline)),
+            Err(error) => Err(classify_instantiate_error(&error, deadline)),
+        };
+
+        let state = store.into_data();
+        log_guest_output(&state);
+        (result, state.data)
+    }
+}
+
+/// Turns a failed call into an [`InvocationError`], and logs the details
+/// that do not fit in it.
+fn classify_trap(
+    error: &wasmtime::Error,
+    state: &InvocationState,
+    deadline: Duration,
+) -> InvocationError {
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        tracing::debug!(?deadline, "handler interrupted at its deadline");
+        return InvocationError::TimedOut { deadline };
+    }
+    tracing::debug!(error = ?error, "handler trapped");
+
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return InvocationError::Trapped(format!("the handler called exit with status {}", exit.0));
+    }
+
+    let mut reason = match (
+        state.limiter.describe_rejection(),
+        error.downcast_ref::<Trap>(),
+    ) {
+        (Some(rejection), _) => rejection,
+        (None, Some(trap)) => trap.to_string(),
+        (None, None) => format!("{error:#}"),
+    };
+    if let Some(message) = &state.last_error_message {
+        reason.push_str("; it last logged the error: ");
+        reason.push_str(message);
+    }
+    let (stderr, _) = state.stderr.contents();
+    if let Some(tail) = stderr_tail(&stderr) {
+        reason.push_str("; its stderr ends with: ");
+        reason.push_str(&tail);
+    }
+    InvocationError::Trapped(reason)
+}
+
+/// Turns a failed instantiation into an [`InvocationError`].
+fn classify_instantiate_error(error: &wasmtime::Error, deadline: Duration) -> InvocationError {
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return InvocationError::TimedOut { deadline };
+    }
+    InvocationError::Instantiate(format!("{error:#}"))
+}
+
+/// Returns the last [`STDERR_TAIL_BYTES`] of a guest's stderr on one line,
+/// or `None` if it wrote nothing.
+fn stderr_tail(stderr: &str) -> Option<String> {
+    let trimmed = stderr.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    let mut start = trimmed.len().saturating_sub(STDERR_TAIL_BYTES);
+    while !trimmed.is_char_boundary(start) {
+        start += 1;
+    }
+    let lines: Vec<&str> = trimmed[start..]
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    Some(lines.join(" / "))
+}
+
+/// Logs what a guest wrote to stdout and stderr, and how many of its log
+/// messages were dropped.
+fn log_guest_output(state: &InvocationState) {
+    let plugin = &*state.plugin;
+    for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        let (text, dropped_bytes) = output.contents();
+        let text = text.trim_end();
+        if text.is_empty() && dropped_bytes == 0 {
+            continue;
+        }
+        if stream == "stdout" {
+            tracing::info!(target: GUEST_LOG_TARGET, plugin, stream, dropped_bytes, "{text}");
+        } else {
+            tracing::warn!(target: GUEST_LOG_TARGET, plugin, stream, dropped_bytes, "{text}");
+        }
+    }
+    if state.dropped_log_messages > 0 {
+        tracing::warn!(
+            target: GUEST_LOG_TARGET,
+            plugin,
+            dropped = state.dropped_log_messages,
+            "handler logged more than {} messages in one invocation; dropped the rest",
+            super::state::MAX_LOG_MESSAGES,
+        );
+    }
+}
+
+/// Converts a deadline to epoch ticks, rounding up and adding one tick
+/// because the current tick is already partly over.
+fn deadline_ticks(deadline: Duration) -> u64 {
+    let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
+    u64::try_from(ticks).unwrap_or(u64::MAX)
+}
+
+/// Builds the engine configuration.
+///
+/// The pooling allocator reserves, per concurrent invocation, virtual
+/// memory for [`MEMORIES_PER_COMPONENT`] memories of `max_memory_bytes`
+/// plus guard regions: about 0.5 GiB of address space, not of RAM, per slot
+/// at the default limits. Memory reservations equal the memory limit rather
+/// than wasmtime's 4 GiB default, which keeps a runtime's total
+/// reservation near 16 GiB instead of 256 GiB, at the cost of explicit
+/// bounds checks in compiled code.
+fn engine_config(limits: &Limits) -> Config {
+    let memory_bytes = limits.memory_bytes_rounded();
+    let instances = limits.max_concurrent_invocations;
+
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(instances * MEMORIES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .total_tables(instances * TABLES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .total_gc_heaps(instances)
+        .max_memory_size(memory_bytes)
+        .table_elements(limits.max_table_elements)
+        // Calls run on the caller's thread, so no fiber stacks are needed.
+        // The pool would otherwise map 2 MiB of stack per slot.
+        .total_stacks(0);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(false)
+        .memory_reservation(memory_bytes as u64)
+        .memory_reservation_for_growth(0)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// Checks the magic number and the layer field, so that a file that is not
+/// a component gets a precise error before wasmtime's generic one.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), PluginError> {
+    const MAGIC: &[u8] = b"\0asm";
+    /// Bytes 4..8 of a core module: version 1, layer 0.
+    const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
+
+    if !bytes.starts_with(MAGIC) {
+        return Err(PluginError::NotWasm {
+            path: path.to_owned(),
+        });
+    }
+    if bytes.get(4..8) == Some(CORE_MODULE_VERSION) {
+        return Err(PluginError::CoreModule {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the component exports the handler interface at 0.1.x.
+fn check_handler_export(
+    path: &Path,
+    component: &Component,
+    engine: &Engine,
+) -> Result<(), PluginError> {
+    if component.get_export_index(None, HANDLER_EXPORT).is_some() {
+        return Ok(());
+    }
+
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    if let Some(export) = exports
+        .iter()
+        .find(|name| name.starts_with(HANDLER_EXPORT_UNVERSIONED))
+    {
+        return Err(PluginError::UnsupportedVersion {
+            path: path.to_owned(),
+            export: export.clone(),
+        });
+    }
+    let exports = if exports.is_empty() {
+        "none".to_owned()
+    } else {
+        exports.join(", ")
+    };
+    Err(PluginError::MissingExport {
+        path: path.to_owned(),
+        exports,
+    })
+}
+
+/// Advances an engine's epoch every [`EPOCH_TICK`] on a thread of its own.
+/// Dropping the last reference disconnects the channel, which ends the
+/// thread within one tick.
+struct EpochTicker {
+    _stop: mpsc::Sender<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<Arc<Self>> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        thread::Builder::new()
+            .name("wasm-epoch-ticker".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Arc::new(Self { _stop: stop }))
+    }
+}
+
+/// The data `describe` receives. Handlers must not touch storage while
+/// describing themselves, because loading happens outside any delivery.
+struct NoData;
+
+impl NoData {
+    const REASON: &str = "the store is not available during describe";
+}
+
+impl PluginData for NoData {
+    fn store_get(&mut self, _key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(StoreError::Unavailable(Self::REASON.into()))
+    }
+
+    fn store_set(&mut self, _key: &str, _value: Vec<u8>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(Self::REASON.into()))
+    }
+
+    fn store_delete(&mut self, _key: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(Self::REASON.into()))
+    }
+
+    fn store_list(&mut self, _prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Err(StoreError::Unavailable(Self::REASON.into()))
+    }
+
+    fn find_user(&mut self, _lookup: UserLookup) -> Result<Option<User>, String> {
+        Err("users are not available during describe".into())
+    }
+}

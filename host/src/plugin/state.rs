@@ -1,0 +1,400 @@
+//! The data of one invocation's wasmtime `Store`, and the host imports a
+//! handler calls: `log`, `users`, `settings` and `store`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::clocks::{WasiClocksCtxView, WasiClocksView};
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::Limits;
+use super::bindings::authkit::plugin::{log, settings, store, types, users};
+use super::bindings::wit_user;
+use super::data::{self, PluginData};
+use super::output::CapturedOutput;
+use crate::store::UserLookup;
+
+/// The maximum length of one guest log message, in bytes. Longer messages
+/// are cut at a character boundary and marked.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 4 << 10;
+
+/// The maximum length of the error message quoted in a trap's
+/// [`InvocationError::Trapped`](super::InvocationError::Trapped) text.
+const MAX_QUOTED_ERROR_BYTES: usize = 1024;
+
+/// The maximum number of log messages one invocation may emit. Later ones
+/// are counted and reported once, so a guest looping over `log` cannot flood
+/// the host's log.
+pub const MAX_LOG_MESSAGES: usize = 1_000;
+
+/// The tracing target of messages a guest logs and of its captured stdio,
+/// so that operators can filter handler output apart from the host's.
+pub const GUEST_LOG_TARGET: &str = "authkit_host::plugin::guest";
+
+/// Everything one invocation's `Store` holds.
+pub(super) struct InvocationState {
+    /// The handler's name, which tags every log line.
+    pub(super) plugin: Arc<str>,
+    /// The handler's settings, sorted by key.
+    pub(super) settings: Arc<BTreeMap<String, String>>,
+    /// The storage this invocation reads and writes.
+    pub(super) data: Box<dyn PluginData>,
+    /// The WASI context: no files, no environment, no network.
+    wasi: WasiCtx,
+    /// The WASI resources the guest holds, such as its stdout stream.
+    table: ResourceTable,
+    /// The memory and table limits.
+    pub(super) limiter: Limiter,
+    /// The wall-clock instant the invocation must end by.
+    deadline: Instant,
+    /// The guest's stdout.
+    pub(super) stdout: CapturedOutput,
+    /// The guest's stderr.
+    pub(super) stderr: CapturedOutput,
+    /// Log messages dropped after [`MAX_LOG_MESSAGES`].
+    pub(super) dropped_log_messages: usize,
+    /// Log messages emitted so far.
+    log_messages: usize,
+    /// The last message logged at error level, which is where the guest
+    /// SDK's panic hook writes the panic message before the trap.
+    pub(super) last_error_message: Option<String>,
+}
+
+impl InvocationState {
+    /// Creates the state of one invocation.
+    ///
+    /// The WASI context grants no ambient authority: no preopened
+    /// directories, no environment variables or arguments, no TCP, UDP or
+    /// name lookup, and a closed stdin. Clocks and random numbers are the
+    /// host's, because Rust's standard library needs them.
+    pub(super) fn new(
+        plugin: Arc<str>,
+        settings: Arc<BTreeMap<String, String>>,
+        data: Box<dyn PluginData>,
+        limits: &Limits,
+        deadline: Duration,
+    ) -> Self {
+        let stdout = CapturedOutput::new(limits.max_output_bytes);
+        let stderr = CapturedOutput::new(limits.max_output_bytes);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+
+        Self {
+            plugin,
+            settings,
+            data,
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter::new(limits),
+            deadline: deadline_instant(deadline),
+            stdout,
+            stderr,
+            dropped_log_messages: 0,
+            log_messages: 0,
+            last_error_message: None,
+        }
+    }
+}
+
+impl WasiView for InvocationState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl InvocationState {
+    /// Returns the view that the deadline-aware monotonic clock works on.
+    pub(super) fn deadline_clock(&mut self) -> DeadlineClock<'_> {
+        let deadline = self.deadline;
+        DeadlineClock {
+            clocks: self.clocks(),
+            deadline,
+        }
+    }
+}
+
+/// Returns the instant `deadline` from now, or a distant instant when the
+/// sum overflows.
+fn deadline_instant(deadline: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(deadline)
+        .unwrap_or_else(|| now + Duration::from_secs(u32::MAX.into()))
+}
+
+/// WASI's `monotonic-clock`, with every sleep cut short at the invocation
+/// deadline.
+///
+/// Epoch interruption stops only running WebAssembly, so without this a
+/// guest that sleeps past its deadline would hold its thread until it
+/// wakes. A clock subscription is the only way this host's WASI context
+/// can block: stdin is closed, output streams are always ready, and there
+/// are no files or sockets. Once a cut-short sleep returns, the epoch
+/// deadline has passed or passes within a tick, and the guest is
+/// interrupted.
+pub(super) struct DeadlineClock<'a> {
+    clocks: WasiClocksCtxView<'a>,
+    deadline: Instant,
+}
+
+/// Marks [`DeadlineClock`] as the data the clock's linker functions use.
+pub(super) struct DeadlineClockData;
+
+impl HasData for DeadlineClockData {
+    type Data<'a> = DeadlineClock<'a>;
+}
+
+impl monotonic_clock::Host for DeadlineClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        self.clocks.now()
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        self.clocks.resolution()
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = self.clocks.now()?;
+        self.subscribe_duration(when.saturating_sub(now))
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        let clamped = clamp_to_deadline(duration, self.deadline, Instant::now());
+        self.clocks.subscribe_duration(clamped)
+    }
+}
+
+/// Returns `duration_nanos`, or the nanoseconds left until `deadline` if
+/// fewer.
+fn clamp_to_deadline(duration_nanos: u64, deadline: Instant, now: Instant) -> u64 {
+    let remaining = deadline.saturating_duration_since(now).as_nanos();
+    let remaining = u64::try_from(remaining).unwrap_or(u64::MAX);
+    duration_nanos.min(remaining)
+}
+
+/// Wasmtime's [`StoreLimits`], plus a record of the memory growth it
+/// rejected, so that the resulting trap can name the limit.
+pub(super) struct Limiter {
+    limits: StoreLimits,
+    max_memory_bytes: usize,
+    /// The memory size, in bytes, of the first rejected growth.
+    pub(super) rejected_memory_bytes: Option<usize>,
+}
+
+impl Limiter {
+    fn new(limits: &Limits) -> Self {
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes_rounded())
+            .table_elements(limits.max_table_elements)
+            .build();
+        Self {
+            limits: store_limits,
+            max_memory_bytes: limits.memory_bytes_rounded(),
+            rejected_memory_bytes: None,
+        }
+    }
+
+    /// Describes a rejected growth for a trap message, if there was one.
+    pub(super) fn describe_rejection(&self) -> Option<String> {
+        self.rejected_memory_bytes.map(|desired| {
+            format!(
+                "memory limit exceeded: the handler tried to grow its memory to {desired} bytes, \
+                 above the limit of {} bytes; raise max_memory_bytes or make the handler use less memory",
+                self.max_memory_bytes
+            )
+        })
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if !allowed && self.rejected_memory_bytes.is_none() {
+            self.rejected_memory_bytes = Some(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+impl types::Host for InvocationState {}
+
+impl log::Host for InvocationState {
+    fn log(&mut self, level: log::Level, message: String) {
+        if level == log::Level::Error {
+            let kept = truncate_message(&message, MAX_QUOTED_ERROR_BYTES);
+            self.last_error_message = Some(kept.into_owned());
+        }
+        if self.log_messages >= MAX_LOG_MESSAGES {
+            self.dropped_log_messages += 1;
+            return;
+        }
+        self.log_messages += 1;
+
+        let message = truncate_message(&message, MAX_LOG_MESSAGE_BYTES);
+        let plugin = &*self.plugin;
+        match level {
+            log::Level::Trace => tracing::trace!(target: GUEST_LOG_TARGET, plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: GUEST_LOG_TARGET, plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: GUEST_LOG_TARGET, plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: GUEST_LOG_TARGET, plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: GUEST_LOG_TARGET, plugin, "{message}"),
+        }
+    }
+}
+
+impl users::Host for InvocationState {
+    fn get_by_id(&mut self, id: String) -> Result<Option<types::User>, String> {
+        self.find_user(UserLookup::Id(id))
+    }
+
+    fn get_by_email(&mut self, email: String) -> Result<Option<types::User>, String> {
+        self.find_user(UserLookup::Email(email))
+    }
+
+    fn get_by_external_id(&mut self, external_id: String) -> Result<Option<types::User>, String> {
+        self.find_user(UserLookup::ExternalId(external_id))
+    }
+}
+
+impl InvocationState {
+    fn find_user(&mut self, lookup: UserLookup) -> Result<Option<types::User>, String> {
+        let user = self.data.find_user(lookup)?;
+        Ok(user.as_ref().map(wit_user))
+    }
+}
+
+impl settings::Host for InvocationState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.settings.get(&key).cloned()
+    }
+
+    fn all(&mut self) -> Vec<(String, String)> {
+        self.settings
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+}
+
+impl store::Host for InvocationState {
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, store::StoreError> {
+        data::validate_key(&key)?;
+        Ok(self.data.store_get(&key)?)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), store::StoreError> {
+        data::validate_key(&key)?;
+        data::validate_value(&key, &value)?;
+        Ok(self.data.store_set(&key, value)?)
+    }
+
+    fn delete(&mut self, key: String) -> Result<(), store::StoreError> {
+        data::validate_key(&key)?;
+        Ok(self.data.store_delete(&key)?)
+    }
+
+    fn list(&mut self, prefix: String) -> Result<Vec<store::Entry>, store::StoreError> {
+        data::validate_prefix(&prefix)?;
+        let mut entries = self.data.store_list(&prefix)?;
+        entries.sort_by(|(left, _), (right, _)| left.cmp(right));
+        Ok(entries
+            .into_iter()
+            .map(|(key, value)| store::Entry { key, value })
+            .collect())
+    }
+}
+
+/// Cuts `message` to at most `max` bytes at a character boundary, and
+/// appends the number of bytes cut.
+pub(super) fn truncate_message(message: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if message.len() <= max {
+        return message.into();
+    }
+    let mut end = max;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} more bytes cut)",
+        &message[..end],
+        message.len() - end
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_clamped_to_deadline() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_millis(200);
+        let second = 1_000_000_000;
+
+        assert_eq!(clamp_to_deadline(1_000, deadline, now), 1_000);
+        assert_eq!(clamp_to_deadline(second, deadline, now), 200_000_000);
+        assert_eq!(clamp_to_deadline(u64::MAX, deadline, now), 200_000_000);
+        assert_eq!(clamp_to_deadline(second, now, deadline), 0);
+    }
+
+    #[test]
+    fn short_message_kept() {
+        assert_eq!(truncate_message("hello", 10), "hello");
+    }
+
+    #[test]
+    fn long_message_cut_on_char_boundary() {
+        let message = "żółw".repeat(10);
+        let cut = truncate_message(&message, 5);
+        assert!(cut.starts_with("żó…"), "{cut}");
+        assert!(
+            cut.ends_with(&format!("({} more bytes cut)", message.len() - 4)),
+            "{cut}"
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! Test guest: counts the events it handles, so host tests can check that
+//! no event's effect is applied twice, across retries and crashes.
+//!
+//! Subscribes to `*`. For each event it reads the store key `count`, adds
+//! one and writes it back, and records `seen/<event_id>` with the count it
+//! wrote. If the host applied an event's writes twice, `count` would exceed
+//! the number of distinct `seen/` keys. Before returning it spins for the
+//! number of milliseconds in the `spin_ms` setting (default 0), so a test
+//! can stop the host while deliveries are in flight.
+
+use std::time::{Duration, Instant};
+
+use authkit_plugin::{Event, Handler, PluginInfo, Result, settings, store};
+
+struct Counter;
+
+impl Handler for Counter {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).with_events(["*"])
+    }
+
+    fn handle_event(event: &Event) -> Result<()> {
+        let count: u64 = match store::get("count")? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).parse().unwrap_or(0),
+            None => 0,
+        } + 1;
+        store::set("count", count.to_string().as_bytes())?;
+        store::set(&format!("seen/{}", event.id), count.to_string().as_bytes())?;
+
+        let spin = Duration::from_millis(settings::get_or("spin_ms", 0)?);
+        let started = Instant::now();
+        while started.elapsed() < spin {
+            std::hint::spin_loop();
+        }
+        Ok(())
+    }
+}
+
+authkit_plugin::export_handler!(Counter);
