@@ -32,6 +32,12 @@ pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: u64 = 30;
 /// The shortest tombstone retention allowed, matching WorkOS's retry window.
 pub const MIN_TOMBSTONE_RETENTION_DAYS: u64 = 3;
 
+/// How far an Action request's signature timestamp may be from now, by
+/// default. WorkOS signs Actions just before sending them.
+pub const DEFAULT_ACTION_TOLERANCE_SECS: u64 = 30;
+/// How long the server takes at most to decide one Action, by default.
+pub const DEFAULT_ACTION_DEADLINE_MS: u64 = 1000;
+
 /// The environment variable holding the webhook signing secret.
 pub const WEBHOOK_SECRET_VAR: &str = "WORKOS_WEBHOOK_SECRET";
 /// The environment variable holding the Actions signing secret.
@@ -89,6 +95,36 @@ pub struct ServeArgs {
         value_name = "MILLISECONDS"
     )]
     pub delivery_retry_base_ms: Option<u64>,
+
+    /// Seconds an Action signature timestamp may differ from now, in either
+    /// direction [default: 30]
+    #[arg(long, env = "AUTHKIT_ACTION_TOLERANCE_SECS", value_name = "SECONDS")]
+    pub action_tolerance_secs: Option<u64>,
+
+    /// Milliseconds the server takes at most to decide one Action, plugins
+    /// included; past it the fallback verdict is answered [default: 1000]
+    #[arg(long, env = "AUTHKIT_ACTION_DEADLINE_MS", value_name = "MILLISECONDS")]
+    pub action_deadline_ms: Option<u64>,
+
+    /// Verdict for authentication Actions when no plugin decides them, or a
+    /// plugin fails or runs out of time [default: deny]
+    #[arg(long, env = "AUTHKIT_ACTION_FALLBACK_AUTHENTICATION", value_enum)]
+    pub action_fallback_authentication: Option<FallbackVerdict>,
+
+    /// Verdict for user registration Actions when no plugin decides them, or
+    /// a plugin fails or runs out of time [default: deny]
+    #[arg(long, env = "AUTHKIT_ACTION_FALLBACK_USER_REGISTRATION", value_enum)]
+    pub action_fallback_user_registration: Option<FallbackVerdict>,
+}
+
+/// The verdict answered when the plugins cannot decide an Action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FallbackVerdict {
+    /// Let the sign-in or registration proceed.
+    Allow,
+    /// Stop it, as WorkOS itself does when it cannot reach the endpoint.
+    Deny,
 }
 
 /// The config file's keys: the same settings as the flags, without secrets.
@@ -103,6 +139,10 @@ struct FileConfig {
     tombstone_retention_days: Option<u64>,
     delivery_max_attempts: Option<u32>,
     delivery_retry_base_ms: Option<u64>,
+    action_tolerance_secs: Option<u64>,
+    action_deadline_ms: Option<u64>,
+    action_fallback_authentication: Option<FallbackVerdict>,
+    action_fallback_user_registration: Option<FallbackVerdict>,
 }
 
 /// A secret value whose `Debug` output is redacted, so it never reaches a log.
@@ -180,6 +220,14 @@ pub struct ServerConfig {
     pub tombstone_retention: Duration,
     /// When failed deliveries are retried and given up on.
     pub retry_policy: RetryPolicy,
+    /// How far an Action signature timestamp may be from now.
+    pub action_tolerance: Duration,
+    /// How long one Action may take to decide.
+    pub action_deadline: Duration,
+    /// The verdict for authentication Actions the plugins cannot decide.
+    pub action_fallback_authentication: FallbackVerdict,
+    /// The verdict for user registration Actions the plugins cannot decide.
+    pub action_fallback_user_registration: FallbackVerdict,
     /// Secrets and credentials.
     pub secrets: Secrets,
 }
@@ -263,6 +311,31 @@ impl ServerConfig {
             .or(file.delivery_retry_base_ms)
             .map_or(DEFAULT_BASE_DELAY, Duration::from_millis);
 
+        let action_tolerance_secs = args
+            .action_tolerance_secs
+            .or(file.action_tolerance_secs)
+            .unwrap_or(DEFAULT_ACTION_TOLERANCE_SECS);
+        if action_tolerance_secs == 0 {
+            return Err(invalid(
+                "action_tolerance_secs",
+                format!(
+                    "must be at least 1 second; the default is {DEFAULT_ACTION_TOLERANCE_SECS}"
+                ),
+            ));
+        }
+        let action_deadline_ms = args
+            .action_deadline_ms
+            .or(file.action_deadline_ms)
+            .unwrap_or(DEFAULT_ACTION_DEADLINE_MS);
+        if action_deadline_ms == 0 {
+            return Err(invalid(
+                "action_deadline_ms",
+                format!(
+                    "must be at least 1 millisecond; the default is {DEFAULT_ACTION_DEADLINE_MS}"
+                ),
+            ));
+        }
+
         Ok(Self {
             listen,
             db_path,
@@ -274,6 +347,16 @@ impl ServerConfig {
                 max_attempts,
                 base_delay,
             },
+            action_tolerance: Duration::from_secs(action_tolerance_secs),
+            action_deadline: Duration::from_millis(action_deadline_ms),
+            action_fallback_authentication: args
+                .action_fallback_authentication
+                .or(file.action_fallback_authentication)
+                .unwrap_or(FallbackVerdict::Deny),
+            action_fallback_user_registration: args
+                .action_fallback_user_registration
+                .or(file.action_fallback_user_registration)
+                .unwrap_or(FallbackVerdict::Deny),
             secrets,
         })
     }

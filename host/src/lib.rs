@@ -4,7 +4,9 @@
 //! A map of the crate, in the order a request meets it:
 //!
 //! - [`server`] binds, serves and shuts down; start reading here.
-//! - [`http`] holds the routes: the webhook endpoint, the users API and health.
+//! - [`http`] holds the routes: the webhook and Action endpoints, the users
+//!   API and health.
+//! - [`action`] decides AuthKit Actions with the plugins and signs the answer.
 //! - [`signature`] verifies and creates `WorkOS-Signature` headers.
 //! - [`event`] parses the event envelope; [`user`] the user object and the
 //!   change a `user.*` event makes; [`timestamp`] the ISO-8601 instants.
@@ -12,21 +14,21 @@
 //! - [`dispatch`] delivers stored events to plugins from a durable queue.
 //! - [`registry`] holds the loaded plugins; [`plugin`] compiles handler
 //!   components and runs them in sandboxed instances.
-//! - [`events_command`] is the `events` command that lists and retries
-//!   failed deliveries.
+//! - [`cli`] holds the commands besides `serve`: `send`, `events` and
+//!   `actions`.
 //! - [`config`] resolves flags, environment variables and the TOML file.
-//! - [`send`] is the `send` command that signs and posts sample events.
 //! - [`error`] is the crate's error type.
 
+pub mod action;
+pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod event;
-pub mod events_command;
 pub mod http;
+pub(crate) mod overlay;
 pub mod plugin;
 pub mod registry;
-pub mod send;
 pub mod server;
 pub mod signature;
 pub mod store;

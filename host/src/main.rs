@@ -1,13 +1,17 @@
 //! The `authkit-host` command: parses arguments, sets up logging and runs the
 //! chosen command from the library.
 
-#![allow(clippy::print_stdout, reason = "commands print their results on stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "commands print their results on stdout"
+)]
 
 use std::process::ExitCode;
 
+use authkit_host::cli::actions::ActionsArgs;
+use authkit_host::cli::events::EventsArgs;
+use authkit_host::cli::send::SendArgs;
 use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig, WEBHOOK_SECRET_VAR};
-use authkit_host::events_command::EventsArgs;
-use authkit_host::send::SendArgs;
 use authkit_host::{Error, server};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -33,6 +37,8 @@ enum Command {
     Send(SendArgs),
     /// List and retry failed or dead deliveries to plugins
     Events(EventsArgs),
+    /// List recent Action decisions
+    Actions(ActionsArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -81,7 +87,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                     variable: WEBHOOK_SECRET_VAR,
                     hint: "set it to the secret the server verifies webhooks with",
                 })?;
-            let all_succeeded = authkit_host::send::run(&args, &Secret::new(secret)).await?;
+            let all_succeeded = authkit_host::cli::send::run(&args, &Secret::new(secret)).await?;
             Ok(if all_succeeded {
                 ExitCode::SUCCESS
             } else {
@@ -89,7 +95,12 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             })
         }
         Command::Events(args) => {
-            let output = authkit_host::events_command::run(&args).await?;
+            let output = authkit_host::cli::events::run(&args).await?;
+            print!("{output}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Actions(args) => {
+            let output = authkit_host::cli::actions::run(&args).await?;
             print!("{output}");
             Ok(ExitCode::SUCCESS)
         }

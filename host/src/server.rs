@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::action::{ActionService, ActionSettings};
 use crate::config::ServerConfig;
 use crate::dispatch::{DispatchWaker, Dispatcher};
 use crate::error::{Error, Result};
@@ -56,7 +57,21 @@ pub async fn serve(
     ));
 
     tracing::info!(%address, db = %config.db_path.display(), "listening");
-    let state = AppState::new(Arc::clone(&store), waker, &config);
+    let actions = Arc::new(ActionService::new(
+        Arc::clone(&store),
+        Arc::clone(&registry),
+        ActionSettings {
+            secret: config.secrets.action_secret.clone(),
+            tolerance: config.action_tolerance,
+            deadline: config.action_deadline,
+            fallback_authentication: config.action_fallback_authentication,
+            fallback_user_registration: config.action_fallback_user_registration,
+        },
+    ));
+    if config.secrets.action_secret.is_none() {
+        tracing::info!("WORKOS_ACTION_SECRET is not set; /workos/action answers 503");
+    }
+    let state = AppState::new(Arc::clone(&store), waker, actions, &config);
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -107,7 +107,8 @@ async fn failing_delivery_retried_then_dead() -> TestResult {
     .await?;
     let db = server.db()?;
     assert_eq!(
-        db.plugin_value("failing-handler", "seen/event_good")?.as_deref(),
+        db.plugin_value("failing-handler", "seen/event_good")?
+            .as_deref(),
         Some("user.created")
     );
     assert_eq!(db.plugin_value("failing-handler", "seen/event_bad")?, None);

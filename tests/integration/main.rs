@@ -4,6 +4,7 @@
 // Test helpers are `pub` for the sibling modules; nothing is exported.
 #![allow(unreachable_pub)]
 
+mod actions;
 mod cli;
 mod dispatch;
 mod restart;

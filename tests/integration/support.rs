@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 
 /// The webhook secret test servers use unless a test sets another.
 pub const SECRET: &str = "whsec_integration_test";
+/// The Actions secret of servers started with [`Options::action_secret`].
+pub const ACTION_SECRET: &str = "action_secret_for_tests";
 /// The users API token of servers started with [`Options::api_token`].
 pub const API_TOKEN: &str = "api-token-for-tests";
 
@@ -40,6 +42,11 @@ pub struct Options {
     pub plugins: Vec<(&'static str, Option<String>)>,
     /// Other files to put in the plugins folder, by name.
     pub raw_plugin_files: Vec<(&'static str, Vec<u8>)>,
+    /// The Actions secret; `None` disables Actions.
+    pub action_secret: Option<String>,
+    /// Other `serve` settings; the listen address, database and plugins
+    /// folder are always the test's own.
+    pub serve: ServeArgs,
     /// Delivery attempts before a delivery is dead.
     pub max_attempts: Option<u32>,
     /// Milliseconds to wait after a delivery's first failure.
@@ -55,6 +62,8 @@ impl Default for Options {
             max_body_bytes: None,
             plugins: Vec::new(),
             raw_plugin_files: Vec::new(),
+            action_secret: Some(ACTION_SECRET.to_owned()),
+            serve: ServeArgs::default(),
             max_attempts: None,
             retry_base_ms: None,
         }
@@ -100,11 +109,13 @@ impl TestServer {
             max_body_bytes: options.max_body_bytes,
             delivery_max_attempts: options.max_attempts,
             delivery_retry_base_ms: options.retry_base_ms,
-            ..ServeArgs::default()
+            ..options.serve.clone()
         };
         let token = options.api_token.clone();
+        let action_secret = options.action_secret.clone();
         let secrets = Secrets::from_env(|name| match name {
             "WORKOS_WEBHOOK_SECRET" => Some(options.secret.clone()),
+            "WORKOS_ACTION_SECRET" => action_secret.clone(),
             "AUTHKIT_API_TOKEN" => token.clone(),
             _ => None,
         })?;
@@ -193,6 +204,31 @@ impl TestServer {
         let status = response.status().as_u16();
         let body = response.json::<Value>().await?;
         Ok((status, body))
+    }
+
+    /// POSTs an Action body signed with the test Actions secret and a fresh
+    /// timestamp, and returns the status and the body as text.
+    pub async fn post_action(&self, body: &str) -> TestResult<(u16, String)> {
+        let header = signature::header_value(ACTION_SECRET, now_ms(), body.as_bytes());
+        self.post_action_with_header(body, Some(&header)).await
+    }
+
+    /// POSTs an Action body with the given signature header (or none).
+    pub async fn post_action_with_header(
+        &self,
+        body: &str,
+        header: Option<&str>,
+    ) -> TestResult<(u16, String)> {
+        let mut request = self
+            .client
+            .post(self.url("/workos/action"))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(header) = header {
+            request = request.header("WorkOS-Signature", header);
+        }
+        let response = request.send().await?;
+        Ok((response.status().as_u16(), response.text().await?))
     }
 
     /// GETs a path with the test API token.

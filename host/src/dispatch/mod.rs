@@ -6,13 +6,12 @@
 //!   each loaded plugin's subscriptions and queues one delivery per match;
 //! - one worker per plugin takes that plugin's due deliveries in receive
 //!   order, runs each in a fresh instance, and commits the outcomes together
-//!   with the handlers' store writes (see [`overlay`]).
+//!   with the handlers' store writes (see [`crate::overlay`]).
 //!
 //! A failed delivery is retried with exponential backoff and parked as dead
 //! when its attempts run out. Its subject's later events wait for it, other
 //! subjects' events and other plugins do not.
 
-mod overlay;
 mod retry;
 
 use std::collections::{BTreeMap, HashSet};
@@ -26,11 +25,11 @@ use tokio::task::JoinSet;
 pub use retry::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, MAX_DELAY, RetryPolicy};
 
 use crate::http::error_chain;
+use crate::overlay::{Overlay, Writes, into_store_writes};
 use crate::plugin::{EventInput, Plugin};
 use crate::registry::PluginRegistry;
 use crate::store::{Delivery, DeliveryOutcome, NewDelivery, Store};
 use crate::timestamp::Timestamp;
-use overlay::{Overlay, Writes, into_store_writes};
 
 /// Events fan-out reads per round.
 const FAN_OUT_BATCH: usize = 512;

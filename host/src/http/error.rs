@@ -15,11 +15,16 @@ pub enum ApiError {
     #[error(transparent)]
     Signature(#[from] SignatureError),
     /// The body is larger than the configured limit.
-    #[error("request body exceeds the {limit}-byte limit")]
+    #[error("request body exceeds the {limit}-byte limit set by --max-body-bytes")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
     },
+    /// No Actions secret is configured.
+    #[error(
+        "Actions are disabled because WORKOS_ACTION_SECRET is not set; set it to the secret of your Actions endpoint in the WorkOS dashboard"
+    )]
+    ActionsDisabled,
     /// The signed body is not a valid event; it was quarantined.
     #[error("invalid event: {reason}; the body was kept as quarantine entry {quarantine_id}")]
     InvalidEvent {
@@ -53,6 +58,7 @@ impl ApiError {
         match self {
             ApiError::Signature(_) | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ActionsDisabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InvalidEvent { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Disabled(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -65,6 +71,7 @@ impl ApiError {
         match self {
             ApiError::Signature(error) => error.code(),
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::ActionsDisabled => "actions_disabled",
             ApiError::InvalidEvent { .. } => "invalid_event",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",

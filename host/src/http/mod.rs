@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state and the error type.
 
+mod action;
 mod error;
 mod users;
 mod webhook;
@@ -17,6 +18,7 @@ pub use error::ApiError;
 pub(crate) use error::error_chain;
 pub(crate) use webhook::unix_millis_now;
 
+use crate::action::ActionService;
 use crate::config::{Secret, ServerConfig};
 use crate::dispatch::DispatchWaker;
 use crate::store::Store;
@@ -43,14 +45,22 @@ pub struct AppState {
     pub api_token: Option<Secret>,
     /// Tells the dispatcher that a new event was stored.
     pub dispatch: DispatchWaker,
+    /// Decides Actions.
+    pub actions: Arc<ActionService>,
 }
 
 impl AppState {
     /// Builds the state from resolved settings and an open store.
-    pub fn new(store: Arc<dyn Store>, dispatch: DispatchWaker, config: &ServerConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        dispatch: DispatchWaker,
+        actions: Arc<ActionService>,
+        config: &ServerConfig,
+    ) -> Self {
         Self {
             store,
             dispatch,
+            actions,
             webhook: WebhookSettings {
                 secret: config.secrets.webhook_secret.clone(),
                 tolerance: config.webhook_tolerance,
@@ -71,12 +81,13 @@ pub fn router(state: AppState) -> Router {
             users::require_api_token,
         ));
 
-    let webhook = Router::new()
+    let workos = Router::new()
         .route("/workos/webhook", post(webhook::receive))
+        .route("/workos/action", post(action::receive))
         .layer(DefaultBodyLimit::max(state.webhook.max_body_bytes));
 
     Router::new()
-        .merge(webhook)
+        .merge(workos)
         .merge(users)
         .route("/healthz", get(health))
         .fallback(not_found)

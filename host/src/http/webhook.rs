@@ -4,7 +4,7 @@
 //! then parsing. Only a durable write earns a 2xx, and no handler runs here;
 //! plugins receive the event later from the store.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::config::Secret;
 use crate::event::Event;
 use crate::signature::{self, SIGNATURE_HEADER, SignatureError};
 use crate::store::IngestOutcome;
@@ -26,17 +27,14 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let limit = state.webhook.max_body_bytes;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            tracing::warn!(limit, "rejected oversized webhook");
-            ApiError::PayloadTooLarge { limit }
-        } else {
-            ApiError::BadRequest(format!("cannot read request body: {rejection}"))
-        }
-    })?;
-
-    verify_signature(&state, &headers, &body)?;
+    let body = read_body(body, state.webhook.max_body_bytes)?;
+    verify_signature(
+        &headers,
+        &body,
+        &state.webhook.secret,
+        state.webhook.tolerance,
+        "webhook",
+    )?;
 
     let event = match Event::parse(body.clone()) {
         Ok(event) => event,
@@ -77,7 +75,30 @@ pub(super) async fn receive(
     ))
 }
 
-fn verify_signature(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+/// Turns the body extractor's rejection into an API error: 413 past the
+/// route's size limit, 400 when the body cannot be read at all.
+pub(super) fn read_body(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            tracing::warn!(limit, "rejected oversized request body");
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest(format!("cannot read request body: {rejection}"))
+        }
+    })
+}
+
+/// Verifies the `WorkOS-Signature` header of a webhook or action request.
+pub(super) fn verify_signature(
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &Secret,
+    tolerance: Duration,
+    endpoint: &'static str,
+) -> Result<(), ApiError> {
     let header =
         match headers.get(SIGNATURE_HEADER) {
             None => None,
@@ -86,15 +107,9 @@ fn verify_signature(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resul
             })?),
         };
 
-    let result = signature::verify(
-        header,
-        body,
-        state.webhook.secret.expose(),
-        state.webhook.tolerance,
-        unix_millis_now(),
-    );
+    let result = signature::verify(header, body, secret.expose(), tolerance, unix_millis_now());
     if let Err(error) = &result {
-        tracing::warn!(check = error.code(), %error, "rejected webhook signature");
+        tracing::warn!(endpoint, check = error.code(), %error, "rejected request signature");
     }
     result.map(|_| ()).map_err(ApiError::from)
 }

@@ -18,7 +18,9 @@ use super::bindings::{
     AuthkitHandler, AuthkitHandlerPre, HANDLER_EXPORT, HANDLER_EXPORT_UNVERSIONED,
 };
 use super::data::{PluginData, StoreError};
-use super::state::{DeadlineClockData, GUEST_LOG_TARGET, InvocationState};
+use super::state::{
+    DeadlineClockData, GUEST_LOG_TARGET, InvocationState, MAX_LOG_MESSAGE_BYTES, truncate_message,
+};
 use super::{ActionInput, EventInput, InvocationError, Limits, PluginError, PluginInfo, Verdict};
 use crate::store::UserLookup;
 use crate::user::User;
@@ -29,16 +31,18 @@ use crate::user::User;
 /// hundreds of milliseconds, at 100 wake-ups a second.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Core module instances reserved per component instance. A Rust
-/// `wasm32-wasip2` component instantiates three: the program and two small
-/// modules that `wit-component` adds to patch up its imports.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// Core module instances allowed per component instance. A Rust
+/// `wasm32-wasip2` component instantiates 3, a ComponentizeJS component 4
+/// and a componentize-py component 14, as counted in their core instance
+/// sections. The pool only counts core instances, so headroom costs nothing.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 
-/// Linear memories reserved per component instance. Rust components have
-/// one; a component built with the WASI preview 1 adapter has two.
+/// Linear memories reserved per component instance. Rust, ComponentizeJS
+/// and componentize-py components define one, so two leave headroom. Each
+/// slot reserves address space, so this number is kept small.
 const MEMORIES_PER_COMPONENT: u32 = 2;
 
-/// Tables reserved per component instance.
+/// Tables reserved per component instance. The components above define two.
 const TABLES_PER_COMPONENT: u32 = 4;
 
 /// The largest `max_concurrent_invocations` accepted, which keeps the pool's
@@ -90,6 +94,7 @@ impl PluginRuntime {
         )
         .map_err(|error| PluginError::Engine(format!("linking the clock failed: {error:#}")))?;
         linker.allow_shadowing(false);
+
         AuthkitHandler::add_to_linker::<_, HasSelf<InvocationState>>(&mut linker, |state| state)
             .map_err(|error| {
                 PluginError::Engine(format!("linking host imports failed: {error:#}"))
@@ -234,7 +239,7 @@ impl Plugin {
 
         let result = match result {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(InvocationError::Failed(message)),
+            Ok(Err(message)) => Err(failed(&message)),
             Err(error) => Err(error),
         };
         (result, restore(data))
@@ -263,11 +268,17 @@ impl Plugin {
 
         let result = match result {
             Ok(Ok(verdict)) => Ok(verdict.into()),
-            Ok(Err(message)) => Err(InvocationError::Failed(message)),
+            Ok(Err(message)) => Err(failed(&message)),
             Err(error) => Err(error),
         };
         (result, restore(data))
     }
+}
+
+/// Wraps a handler's error message, cut to [`MAX_LOG_MESSAGE_BYTES`]
+/// because callers store and log it.
+fn failed(message: &str) -> InvocationError {
+    InvocationError::Failed(truncate_message(message, MAX_LOG_MESSAGE_BYTES).into_owned())
 }
 
 /// Takes the caller's data back out of the box it travelled in.

@@ -36,7 +36,7 @@ pub const MAX_LOG_MESSAGES: usize = 1_000;
 /// so that operators can filter handler output apart from the host's.
 pub const GUEST_LOG_TARGET: &str = "authkit_host::plugin::guest";
 
-/// Everything one invocation's `Store` holds.
+/// The data of one invocation's `Store`.
 pub(super) struct InvocationState {
     /// The handler's name, which tags every log line.
     pub(super) plugin: Arc<str>,

@@ -176,6 +176,28 @@ pub struct DeliveryFilter {
     pub dead_only: bool,
 }
 
+/// One Action decision, as recorded for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionDecision {
+    /// The action id WorkOS sent.
+    pub action_id: String,
+    /// `authentication` or `user_registration`.
+    pub kind: String,
+    /// Whether the action was allowed.
+    pub allowed: bool,
+    /// The message sent with a deny.
+    pub error_message: Option<String>,
+    /// The plugin whose verdict was answered; `None` for a fallback or
+    /// when every plugin allowed.
+    pub deciding_plugin: Option<String>,
+    /// Why this verdict, such as "denied by deny-gmail" or "fallback: ...".
+    pub reason: String,
+    /// Time from receiving the request to deciding, in microseconds.
+    pub latency_us: u64,
+    /// When the decision was made.
+    pub decided_at: Timestamp,
+}
+
 /// A key to look a user up by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserLookup {
@@ -266,4 +288,15 @@ pub trait Store: Send + Sync + 'static {
     /// Makes matching failed or dead deliveries due now with a fresh attempt
     /// budget. Returns how many.
     async fn retry_deliveries(&self, filter: DeliveryFilter) -> Result<u64>;
+
+    /// Records an Action decision and applies the store writes its plugins
+    /// made, by plugin name, in one transaction.
+    async fn record_action(
+        &self,
+        decision: ActionDecision,
+        writes: Vec<(String, Vec<StoreWrite>)>,
+    ) -> Result<()>;
+
+    /// Returns up to `limit` Action decisions, newest first.
+    async fn recent_actions(&self, limit: usize) -> Result<Vec<ActionDecision>>;
 }

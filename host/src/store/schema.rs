@@ -100,6 +100,23 @@ pub(super) fn migrations() -> Migrations<'static> {
         ) STRICT, WITHOUT ROWID;
         "#,
         ),
+        M::up(
+            r#"
+        -- Every Action decision, for operators.
+        CREATE TABLE action_decisions (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,
+            action_id       TEXT    NOT NULL,
+            kind            TEXT    NOT NULL,
+            verdict         TEXT    NOT NULL CHECK (verdict IN ('Allow', 'Deny')),
+            error_message   TEXT,
+            deciding_plugin TEXT,
+            reason          TEXT    NOT NULL,
+            latency_us      INTEGER NOT NULL,
+            decided_at_ns   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX action_decisions_by_time ON action_decisions (decided_at_ns);
+        "#,
+        ),
     ])
 }
 
@@ -120,11 +137,11 @@ mod tests {
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
                  ('events', 'users', 'user_tombstones', 'quarantine', 'deliveries', \
-                 'dispatch_cursor', 'plugin_store')",
+                 'dispatch_cursor', 'plugin_store', 'action_decisions')",
                 [],
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 7);
+        assert_eq!(tables, 8);
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Writes go through the group-commit [`writer`]; reads go through a small
 //! pool of read-only connections ([`readers`]). The SQL lives in one module
-//! per table group: [`events`], [`users`], [`deliveries`], [`plugin_store`].
+//! per table group: [`events`], [`users`], [`deliveries`], [`plugin_store`],
+//! [`actions`].
 
+mod actions;
 mod deliveries;
 mod events;
 mod plugin_store;
@@ -20,8 +22,8 @@ use bytes::Bytes;
 use rusqlite::Connection;
 
 use super::{
-    Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRecord, IngestOutcome, NewDelivery, Store,
-    StoreWrite, UndispatchedEvent, UserLookup, schema,
+    ActionDecision, Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRecord, IngestOutcome,
+    NewDelivery, Store, StoreWrite, UndispatchedEvent, UserLookup, schema,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -191,6 +193,26 @@ impl Store for SqliteStore {
     async fn retry_deliveries(&self, filter: DeliveryFilter) -> Result<u64> {
         self.writer
             .write(move |connection| deliveries::retry(connection, &filter))
+            .await
+    }
+
+    async fn record_action(
+        &self,
+        decision: ActionDecision,
+        writes: Vec<(String, Vec<StoreWrite>)>,
+    ) -> Result<()> {
+        self.writer
+            .write(move |connection| {
+                for (plugin, plugin_writes) in &writes {
+                    plugin_store::apply(connection, plugin, plugin_writes)?;
+                }
+                actions::record(connection, &decision)
+            })
+            .await
+    }
+
+    async fn recent_actions(&self, limit: usize) -> Result<Vec<ActionDecision>> {
+        self.read(move |connection| actions::recent(connection, limit))
             .await
     }
 }

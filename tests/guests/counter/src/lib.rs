@@ -7,16 +7,32 @@
 //! the number of distinct `seen/` keys. Before returning it spins for the
 //! number of milliseconds in the `spin_ms` setting (default 0), so a test
 //! can stop the host while deliveries are in flight.
+//!
+//! It also decides authentication actions: it adds one to the store key
+//! `signins` and allows, so a test can check that action writes commit.
 
 use std::time::{Duration, Instant};
 
-use authkit_plugin::{Event, Handler, PluginInfo, Result, settings, store};
+use authkit_plugin::{
+    Action, ActionKind, Event, Handler, PluginInfo, Result, Verdict, settings, store,
+};
 
 struct Counter;
 
 impl Handler for Counter {
     fn describe() -> PluginInfo {
-        PluginInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")).with_events(["*"])
+        PluginInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .with_events(["*"])
+            .with_actions([ActionKind::Authentication])
+    }
+
+    fn handle_action(_action: Action) -> Result<Verdict> {
+        let signins: u64 = match store::get("signins")? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).parse().unwrap_or(0),
+            None => 0,
+        } + 1;
+        store::set("signins", signins.to_string().as_bytes())?;
+        Ok(Verdict::Allow)
     }
 
     fn handle_event(event: &Event) -> Result<()> {

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use crate::config::DEFAULT_DB;
+use super::{close_store, open_store};
 use crate::error::Result;
-use crate::store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, SqliteStore, Store};
+use crate::store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, Store};
 
 /// The most deliveries `events list` prints.
 const LIST_LIMIT: usize = 1000;
@@ -59,10 +59,7 @@ impl From<&SelectArgs> for DeliveryFilter {
 
 /// Runs an `events` subcommand and returns the text to print.
 pub async fn run(args: &EventsArgs) -> Result<String> {
-    let path = args.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-        .await
-        .map_err(|_| crate::Error::StoreClosed)??;
+    let store = open_store(args.db.as_deref()).await?;
 
     let output = match &args.command {
         EventsCommand::List(select) => {
@@ -75,9 +72,7 @@ pub async fn run(args: &EventsArgs) -> Result<String> {
         }
     };
 
-    tokio::task::spawn_blocking(move || drop(store))
-        .await
-        .map_err(|_| crate::Error::StoreClosed)?;
+    close_store(store).await?;
     Ok(output)
 }
 

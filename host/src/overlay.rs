@@ -1,9 +1,10 @@
-//! The storage a handler sees during one delivery: its committed store,
-//! the writes of earlier deliveries in the same batch, and its own writes.
+//! The storage a handler sees during one invocation: its committed store,
+//! the earlier uncommitted writes of the same batch or action, and its own
+//! writes.
 //!
-//! Nothing reaches the database until the batch commits, together with the
-//! delivery records, so a handler that fails or traps leaves no trace and a
-//! crash before the commit makes the whole batch run again.
+//! Nothing reaches the database until the caller commits the writes, with
+//! the delivery records or the action decision, so a handler that fails or
+//! traps leaves no trace and a crash before the commit loses every write.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,24 +16,25 @@ use crate::store::{Store, StoreWrite, UserLookup};
 use crate::user::User;
 
 /// Pending writes by key: `Some` sets the value, `None` deletes the key.
-pub(super) type Writes = BTreeMap<String, Option<Vec<u8>>>;
+pub(crate) type Writes = BTreeMap<String, Option<Vec<u8>>>;
 
 /// One invocation's view of a plugin's store.
-pub(super) struct Overlay {
+pub(crate) struct Overlay {
     plugin: String,
     store: Arc<dyn Store>,
     runtime: Handle,
-    /// Writes of earlier successful deliveries in this batch.
-    pub(super) batch: Writes,
+    /// Earlier uncommitted writes, such as those of earlier deliveries in
+    /// the same batch.
+    pub(crate) batch: Writes,
     /// Writes of the running invocation.
-    pub(super) own: Writes,
+    pub(crate) own: Writes,
 }
 
 impl Overlay {
-    /// Creates a view for one invocation on top of the batch's writes.
+    /// Creates a view for one invocation on top of earlier uncommitted writes.
     /// `runtime` runs the store's async reads from the blocking thread the
     /// invocation runs on.
-    pub(super) fn new(plugin: &str, store: Arc<dyn Store>, runtime: Handle, batch: Writes) -> Self {
+    pub(crate) fn new(plugin: &str, store: Arc<dyn Store>, runtime: Handle, batch: Writes) -> Self {
         Self {
             plugin: plugin.to_owned(),
             store,
@@ -42,9 +44,9 @@ impl Overlay {
         }
     }
 
-    /// Ends the invocation: on success its writes join the batch, otherwise
-    /// they are dropped. Returns the batch's writes.
-    pub(super) fn finish(self, succeeded: bool) -> Writes {
+    /// Ends the invocation: on success its writes join the earlier ones,
+    /// otherwise they are dropped. Returns the writes to commit.
+    pub(crate) fn finish(self, succeeded: bool) -> Writes {
         let mut batch = self.batch;
         if succeeded {
             batch.extend(self.own);
@@ -106,7 +108,7 @@ impl PluginData for Overlay {
 }
 
 /// Turns a batch's writes into the store's write list.
-pub(super) fn into_store_writes(writes: Writes) -> Vec<StoreWrite> {
+pub(crate) fn into_store_writes(writes: Writes) -> Vec<StoreWrite> {
     writes
         .into_iter()
         .map(|(key, value)| match value {
