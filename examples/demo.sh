@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds everything and runs authkit-host with the example plugins on the
 # default SQLite database (./authkit.db), then sends the bundled sample
-# events so you can watch them arrive. Ctrl-C stops the server.
+# events and Action requests so you can watch them arrive. Ctrl-C stops the
+# server.
 #
-# Settings come from the usual environment variables; the demo fills in a
-# webhook secret and an API token when they are unset.
+# Settings come from the usual environment variables; the demo fills in the
+# webhook and Actions secrets and an API token when they are unset.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 
 export WORKOS_WEBHOOK_SECRET=${WORKOS_WEBHOOK_SECRET:-demo_webhook_secret}
+export WORKOS_ACTION_SECRET=${WORKOS_ACTION_SECRET:-demo_action_secret}
 export AUTHKIT_API_TOKEN=${AUTHKIT_API_TOKEN:-demo_api_token}
 listen=${AUTHKIT_LISTEN:-127.0.0.1:8080}
 base_url="http://$listen"
@@ -39,11 +41,19 @@ echo "== sending the sample events in examples/events"
 "$binary" send --url "$base_url/workos/webhook" examples/events
 
 echo
+echo "== sending the sample Action requests in examples/actions"
+"$binary" send --action --url "$base_url/workos/action" examples/actions
+
+echo
 echo "== the synced user, from the users API"
 curl --silent --show-error \
     --header "Authorization: Bearer $AUTHKIT_API_TOKEN" \
     "$base_url/users/user_01JD4M7Q2S8X5K9B3N6P0R1T2V"
 echo
+sleep 0.5
+echo
+echo "== the Action decisions, from 'authkit-host actions'"
+"$binary" actions
 echo
 echo "The server is running at $base_url (database ./authkit.db, plugins ./plugins)."
 echo "Try: curl -H 'Authorization: Bearer $AUTHKIT_API_TOKEN' '$base_url/users?email=marta.k@example.com'"

@@ -15,18 +15,17 @@
     reason = "the report on stdout is this benchmark's output"
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use authkit_host::config::{Secrets, ServeArgs, ServerConfig};
+use authkit_host::config::ServeArgs;
 use authkit_host::signature;
+use common::{BenchResult, WEBHOOK_SECRET, env_number, start_server, unix_millis, user_created};
 use hdrhistogram::Histogram;
 use tokio::sync::Mutex;
-
-const SECRET: &str = "whsec_benchmark";
-
-type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn main() -> BenchResult {
     // `cargo bench` passes `--bench`; any other argument is a filter this
@@ -45,17 +44,10 @@ fn main() -> BenchResult {
     ))
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 async fn run(phase: Duration, concurrency: usize, rate: u64) -> BenchResult {
     let dir = tempfile::tempdir()?;
     let db_path = dir.path().join("bench.db");
-    let address = start_server(&db_path).await?;
+    let address = start_server(dir.path(), &[], ServeArgs::default()).await?;
     let url = format!("http://{address}/workos/webhook");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -97,39 +89,6 @@ async fn run(phase: Duration, concurrency: usize, rate: u64) -> BenchResult {
         );
     }
     Ok(())
-}
-
-async fn start_server(db_path: &std::path::Path) -> BenchResult<std::net::SocketAddr> {
-    let args = ServeArgs {
-        listen: Some("127.0.0.1:0".parse()?),
-        db: Some(db_path.to_owned()),
-        plugins: Some(db_path.with_file_name("plugins")),
-        ..ServeArgs::default()
-    };
-    let secrets =
-        Secrets::from_env(|name| (name == "WORKOS_WEBHOOK_SECRET").then(|| SECRET.to_owned()))?;
-    let config = ServerConfig::resolve(args, secrets)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let address = listener.local_addr()?;
-    tokio::spawn(authkit_host::server::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("http://{address}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return Ok(address);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Err("the server did not start".into())
 }
 
 struct PhaseResult {
@@ -227,10 +186,8 @@ async fn fixed_rate(
 /// Sends one signed event with a fresh id; returns whether it was stored.
 async fn send_one(client: &reqwest::Client, url: &str, counter: &AtomicU64) -> bool {
     let number = counter.fetch_add(1, Ordering::Relaxed);
-    let body = format!(
-        r#"{{"object":"event","id":"event_bench_{number}","event":"user.created","data":{{"object":"user","id":"user_bench_{number}","email":"bench{number}@example.com","email_verified":true,"first_name":"Bench","last_name":"Mark","profile_picture_url":null,"last_sign_in_at":null,"external_id":null,"metadata":{{}},"created_at":"2026-11-02T09:14:03.118Z","updated_at":"2026-11-02T09:14:03.118Z"}},"created_at":"2026-11-02T09:14:03.201Z"}}"#
-    );
-    let header = signature::header_value(SECRET, unix_millis(), body.as_bytes());
+    let body = user_created(number);
+    let header = signature::header_value(WEBHOOK_SECRET, unix_millis(), body.as_bytes());
 
     let response = client
         .post(url)
@@ -240,13 +197,6 @@ async fn send_one(client: &reqwest::Client, url: &str, counter: &AtomicU64) -> b
         .send()
         .await;
     matches!(response, Ok(response) if response.status().is_success())
-}
-
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn count_events(db_path: &std::path::Path) -> BenchResult<u64> {

@@ -8,12 +8,14 @@
 //! or no plugin handles the kind, the configured fallback verdict is
 //! answered instead, so WorkOS is never left waiting.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::runtime::Handle;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{FallbackVerdict, Secret};
 use crate::http::error_chain;
@@ -21,7 +23,7 @@ use crate::overlay::{Overlay, Writes, into_store_writes};
 use crate::plugin::{ActionInput, ActionKind, InvocationError, Plugin, Verdict};
 use crate::registry::PluginRegistry;
 use crate::signature;
-use crate::store::{ActionDecision, Store, StoreWrite};
+use crate::store::{ActionDecision, Store};
 use crate::timestamp::Timestamp;
 
 /// The longest `error_message` WorkOS accepts, in characters.
@@ -68,6 +70,79 @@ pub struct ActionService {
     /// Whether the missing-plugin warning was logged, per kind, so it is
     /// logged once rather than on every sign-in.
     warned_unhandled: [AtomicBool; 2],
+    /// Decision records still being written.
+    recorders: TaskTracker,
+    /// Store writes of decided actions that are not yet committed, by
+    /// plugin, so the next action reads them even before the commit lands.
+    uncommitted: Arc<UncommittedWrites>,
+}
+
+/// Pending writes by key, each with the number of the action that made it.
+type NumberedWrites = BTreeMap<String, (u64, Option<Vec<u8>>)>;
+
+/// Action store writes between the answer and their commit.
+///
+/// Each write carries the number of the action that made it. Once an
+/// action's record commits, its writes leave this map unless a later action
+/// has written the same key since.
+#[derive(Default)]
+struct UncommittedWrites {
+    by_plugin: Mutex<HashMap<String, NumberedWrites>>,
+    next_number: AtomicU64,
+}
+
+impl UncommittedWrites {
+    /// Returns a plugin's uncommitted writes, for an action's overlay.
+    fn snapshot(&self, plugin: &str) -> Writes {
+        let Ok(by_plugin) = self.by_plugin.lock() else {
+            return Writes::new();
+        };
+        by_plugin
+            .get(plugin)
+            .map(|writes| {
+                writes
+                    .iter()
+                    .map(|(key, (_, value))| (key.clone(), value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Adds an action's writes and returns the action's number.
+    fn add(&self, writes: &[(String, Writes)]) -> u64 {
+        let number = self.next_number.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut by_plugin) = self.by_plugin.lock() {
+            for (plugin, plugin_writes) in writes {
+                let pending = by_plugin.entry(plugin.clone()).or_default();
+                for (key, value) in plugin_writes {
+                    pending.insert(key.clone(), (number, value.clone()));
+                }
+            }
+        }
+        number
+    }
+
+    /// Drops the writes of a committed action that no later action replaced.
+    fn committed(&self, number: u64, writes: &[(String, Writes)]) {
+        let Ok(mut by_plugin) = self.by_plugin.lock() else {
+            return;
+        };
+        for (plugin, plugin_writes) in writes {
+            if let Some(pending) = by_plugin.get_mut(plugin) {
+                for key in plugin_writes.keys() {
+                    if pending
+                        .get(key)
+                        .is_some_and(|(writer, _)| *writer == number)
+                    {
+                        pending.remove(key);
+                    }
+                }
+                if pending.is_empty() {
+                    by_plugin.remove(plugin);
+                }
+            }
+        }
+    }
 }
 
 impl ActionService {
@@ -82,7 +157,16 @@ impl ActionService {
             registry,
             settings,
             warned_unhandled: [AtomicBool::new(false), AtomicBool::new(false)],
+            recorders: TaskTracker::new(),
+            uncommitted: Arc::default(),
         }
+    }
+
+    /// Waits until every decision made so far is recorded.
+    pub async fn flush(&self) {
+        self.recorders.close();
+        self.recorders.wait().await;
+        self.recorders.reopen();
     }
 
     /// Returns the settings.
@@ -90,8 +174,9 @@ impl ActionService {
         &self.settings
     }
 
-    /// Decides an action within the deadline, records the decision together
-    /// with the plugins' store writes, and returns it.
+    /// Decides an action within the deadline and returns the decision. The
+    /// decision and the plugins' store writes are recorded in the background,
+    /// in one transaction; [`ActionService::flush`] waits for that.
     pub async fn decide(&self, action: ActionInput) -> Decision {
         let started = Instant::now();
         let kind = action.kind();
@@ -124,11 +209,26 @@ impl ActionService {
             latency_us: latency.as_micros() as u64,
             decided_at: Timestamp::now(),
         };
-        if let Err(error) = self.store.record_action(record, writes).await {
-            // The verdict stands: failing the sign-in because the record could
-            // not be written would punish the user for a storage fault.
-            tracing::error!(error = %error_chain(&error), "recording an action decision failed; its store writes are lost");
-        }
+        // The record and the plugins' writes commit after the answer goes
+        // out, so a slow disk sync never delays a sign-in. Until then later
+        // actions read the writes from memory. A crash in between loses
+        // them, which costs a log entry and, say, a sign-in count, but never
+        // a wrong verdict.
+        let number = self.uncommitted.add(&writes);
+        let store = Arc::clone(&self.store);
+        let uncommitted = Arc::clone(&self.uncommitted);
+        self.recorders.spawn(async move {
+            let store_writes = writes
+                .iter()
+                .map(|(plugin, plugin_writes)| {
+                    (plugin.clone(), into_store_writes(plugin_writes.clone()))
+                })
+                .collect();
+            if let Err(error) = store.record_action(record, store_writes).await {
+                tracing::error!(error = %error_chain(&error), "recording an action decision failed; its store writes are lost");
+            }
+            uncommitted.committed(number, &writes);
+        });
         decision
     }
 
@@ -136,7 +236,7 @@ impl ActionService {
         &self,
         action: ActionInput,
         started: Instant,
-    ) -> (Decision, Vec<(String, Vec<StoreWrite>)>) {
+    ) -> (Decision, Vec<(String, Writes)>) {
         let kind = action.kind();
         let plugins: Vec<Arc<Plugin>> = self
             .registry
@@ -171,10 +271,10 @@ impl ActionService {
             let outcome = self.invoke(&plugin, &action, remaining).await;
             match outcome {
                 Ok((Verdict::Allow, plugin_writes)) => {
-                    writes.push((name, into_store_writes(plugin_writes)));
+                    writes.push((name, plugin_writes));
                 }
                 Ok((Verdict::Deny(message), plugin_writes)) => {
-                    writes.push((name.clone(), into_store_writes(plugin_writes)));
+                    writes.push((name.clone(), plugin_writes));
                     let decision = Decision {
                         verdict: Verdict::Deny(message),
                         reason: format!("denied by {name}"),
@@ -209,7 +309,7 @@ impl ActionService {
             &plugin.info.name,
             Arc::clone(&self.store),
             Handle::current(),
-            Writes::new(),
+            self.uncommitted.snapshot(&plugin.info.name),
         );
         let (plugin, action) = (Arc::clone(plugin), Arc::clone(action));
         let call =
@@ -223,7 +323,7 @@ impl ActionService {
             Ok(Ok(finished)) => finished,
         };
         match result {
-            Ok(verdict) => Ok((verdict, overlay.finish(true))),
+            Ok(verdict) => Ok((verdict, overlay.into_own_writes())),
             Err(InvocationError::TimedOut { deadline }) => {
                 Err(format!("did not answer within {deadline:?}"))
             }
@@ -315,6 +415,29 @@ mod tests {
         let start = body.find(r#""payload":"#).unwrap() + r#""payload":"#.len();
         let end = body.find(r#","signature""#).unwrap();
         (value, body[start..end].to_owned())
+    }
+
+    #[test]
+    fn uncommitted_writes_kept_until_their_commit() {
+        let uncommitted = UncommittedWrites::default();
+        let write = |value: &str| {
+            vec![(
+                "counter".to_owned(),
+                Writes::from([("signins".to_owned(), Some(value.as_bytes().to_vec()))]),
+            )]
+        };
+        let first = write("1");
+        let second = write("2");
+
+        let first_number = uncommitted.add(&first);
+        let second_number = uncommitted.add(&second);
+        uncommitted.committed(first_number, &first);
+
+        let pending = uncommitted.snapshot("counter");
+        assert_eq!(pending.get("signins"), Some(&Some(b"2".to_vec())));
+
+        uncommitted.committed(second_number, &second);
+        assert!(uncommitted.snapshot("counter").is_empty());
     }
 
     #[test]

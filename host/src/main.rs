@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use authkit_host::cli::actions::ActionsArgs;
 use authkit_host::cli::events::EventsArgs;
 use authkit_host::cli::send::SendArgs;
-use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig, WEBHOOK_SECRET_VAR};
+use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig};
 use authkit_host::{Error, server};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -33,7 +33,7 @@ struct Cli {
 enum Command {
     /// Run the server
     Serve(ServeArgs),
-    /// Sign JSON files with WORKOS_WEBHOOK_SECRET as WorkOS does and POST them
+    /// Sign JSON files as WorkOS does and POST them, as webhooks or Actions
     Send(SendArgs),
     /// List and retry failed or dead deliveries to plugins
     Events(EventsArgs),
@@ -80,12 +80,13 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Send(args) => {
-            let secret = std::env::var(WEBHOOK_SECRET_VAR)
+            let variable = args.secret_variable();
+            let secret = std::env::var(variable)
                 .ok()
                 .filter(|value| !value.trim().is_empty())
                 .ok_or(Error::MissingEnv {
-                    variable: WEBHOOK_SECRET_VAR,
-                    hint: "set it to the secret the server verifies webhooks with",
+                    variable,
+                    hint: "set it to the secret the server verifies these requests with",
                 })?;
             let all_succeeded = authkit_host::cli::send::run(&args, &Secret::new(secret)).await?;
             Ok(if all_succeeded {

@@ -54,6 +54,12 @@ impl Overlay {
         batch
     }
 
+    /// Ends the invocation and returns only its own writes, leaving out the
+    /// earlier ones it was created on.
+    pub(crate) fn into_own_writes(self) -> Writes {
+        self.own
+    }
+
     fn pending(&self, key: &str) -> Option<&Option<Vec<u8>>> {
         self.own.get(key).or_else(|| self.batch.get(key))
     }

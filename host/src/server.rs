@@ -71,7 +71,7 @@ pub async fn serve(
     if config.secrets.action_secret.is_none() {
         tracing::info!("WORKOS_ACTION_SECRET is not set; /workos/action answers 503");
     }
-    let state = AppState::new(Arc::clone(&store), waker, actions, &config);
+    let state = AppState::new(Arc::clone(&store), waker, Arc::clone(&actions), &config);
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -80,6 +80,7 @@ pub async fn serve(
     pruner.abort();
     let _ = pruner.await;
     dispatcher.stop().await;
+    actions.flush().await;
     // The last reference closes the writer queue and joins the writer
     // thread, which blocks, so it happens off the async threads.
     let _ = tokio::task::spawn_blocking(move || drop(store)).await;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::support::{
-    ACTION_SECRET, Options, TestResult, TestServer, command, now_ms, sample_events,
+    ACTION_SECRET, Options, TestResult, TestServer, command, now_ms, sample_events, wait_until,
 };
 
 const GMAIL: &str = include_str!("../../examples/actions/user_registration-gmail.json");
@@ -239,10 +239,13 @@ async fn action_store_writes_commit() -> TestResult {
         );
     }
 
-    assert_eq!(
-        server.db()?.plugin_value("counter", "signins")?.as_deref(),
-        Some("3")
-    );
+    // Decisions and their writes are recorded just after each answer.
+    wait_until(
+        Duration::from_secs(10),
+        "three sign-ins are counted",
+        || Ok(server.db()?.plugin_value("counter", "signins")?.as_deref() == Some("3")),
+    )
+    .await?;
     Ok(())
 }
 
@@ -314,7 +317,17 @@ async fn missing_action_secret_disables_actions_only() -> TestResult {
     Ok(())
 }
 
+/// Returns the `actions` command's listing once every decision so far is
+/// recorded, which happens just after each answer.
 fn actions_listing(server: &TestServer) -> TestResult<String> {
+    let answered = server.actions_answered();
+    let started = Instant::now();
+    while server.db()?.count("action_decisions")? < answered {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("{answered} decisions were not recorded within 10 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let output = command()
         .args(["actions", "--db"])
         .arg(server.db_path())

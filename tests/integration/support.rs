@@ -80,6 +80,7 @@ pub struct TestServer {
     options: Options,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<authkit_host::Result<()>>>,
+    actions_answered: std::sync::atomic::AtomicI64,
 }
 
 impl TestServer {
@@ -135,6 +136,7 @@ impl TestServer {
             options,
             shutdown: Some(shutdown),
             task: Some(task),
+            actions_answered: std::sync::atomic::AtomicI64::new(0),
         };
         server.wait_until_healthy().await?;
         Ok(server)
@@ -228,7 +230,18 @@ impl TestServer {
             request = request.header("WorkOS-Signature", header);
         }
         let response = request.send().await?;
-        Ok((response.status().as_u16(), response.text().await?))
+        let status = response.status().as_u16();
+        if status == 200 {
+            self.actions_answered
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok((status, response.text().await?))
+    }
+
+    /// Returns how many Action requests this server answered with a verdict.
+    pub fn actions_answered(&self) -> i64 {
+        self.actions_answered
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// GETs a path with the test API token.

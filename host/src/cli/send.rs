@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Secret;
+use crate::config::{ACTION_SECRET_VAR, DEFAULT_LISTEN, Secret, WEBHOOK_SECRET_VAR};
 use crate::error::{Error, Result};
 use crate::http::unix_millis_now;
 use crate::signature::{self, SIGNATURE_HEADER};
@@ -15,19 +15,44 @@ pub struct SendArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Endpoint to POST to
-    #[arg(
-        long,
-        env = "AUTHKIT_SEND_URL",
-        default_value = "http://127.0.0.1:8080/workos/webhook"
-    )]
-    pub url: String,
+    /// Endpoint to POST to [default: http://127.0.0.1:8080/workos/webhook,
+    /// or /workos/action with --action]
+    #[arg(long, env = "AUTHKIT_SEND_URL")]
+    pub url: Option<String>,
+
+    /// Send Action requests: sign with WORKOS_ACTION_SECRET instead of
+    /// WORKOS_WEBHOOK_SECRET
+    #[arg(long)]
+    pub action: bool,
+}
+
+impl SendArgs {
+    /// Returns the environment variable holding the signing secret.
+    pub fn secret_variable(&self) -> &'static str {
+        if self.action {
+            ACTION_SECRET_VAR
+        } else {
+            WEBHOOK_SECRET_VAR
+        }
+    }
+
+    fn url(&self) -> String {
+        let path = if self.action {
+            "/workos/action"
+        } else {
+            "/workos/webhook"
+        };
+        self.url
+            .clone()
+            .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}{path}"))
+    }
 }
 
 /// Sends every file, printing each response's status and body. Returns
 /// whether every response was a 2xx.
 pub async fn run(args: &SendArgs, secret: &Secret) -> Result<bool> {
     let files = expand_folders(&args.files)?;
+    let url = args.url();
     let client = reqwest::Client::new();
     let mut all_succeeded = true;
 
@@ -40,14 +65,14 @@ pub async fn run(args: &SendArgs, secret: &Secret) -> Result<bool> {
         let header = signature::header_value(secret.expose(), unix_millis_now(), &body);
 
         let response = client
-            .post(&args.url)
+            .post(&url)
             .header(SIGNATURE_HEADER, header)
             .header("content-type", "application/json")
             .body(body)
             .send()
             .await
             .map_err(|source| Error::Http {
-                url: args.url.clone(),
+                url: url.clone(),
                 source,
             })?;
         let status = response.status();

@@ -14,6 +14,7 @@
 
 #[allow(unreachable_pub, missing_docs)]
 mod bindings;
+mod clock;
 mod data;
 mod error;
 mod info;

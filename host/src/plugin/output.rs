@@ -47,12 +47,12 @@ impl CapturedOutput {
     fn append(&self, data: &[u8]) {
         let mut buffer = self.lock();
         let room = buffer.cap.saturating_sub(buffer.bytes.len());
-        let kept = data.len().min(room);
-        buffer.bytes.extend_from_slice(&data[..kept]);
-        buffer.dropped += data.len() - kept;
+        let stored_len = data.len().min(room);
+        buffer.bytes.extend_from_slice(&data[..stored_len]);
+        buffer.dropped += data.len() - stored_len;
     }
 
-    /// Returns the kept text, decoded lossily, and the number of bytes
+    /// Returns the stored text, decoded lossily, and the number of bytes
     /// dropped after the cap.
     pub(super) fn contents(&self) -> (String, usize) {
         let buffer = self.lock();

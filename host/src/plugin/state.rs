@@ -3,18 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::clocks::{WasiClocksCtxView, WasiClocksView};
-use wasmtime_wasi::p2::DynPollable;
-use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::clocks::WasiClocksCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::Limits;
 use super::bindings::authkit::plugin::{log, settings, store, types, users};
 use super::bindings::wit_user;
+use super::clock::{DeadlineClock, SleepDeadline};
 use super::data::{self, PluginData};
 use super::output::CapturedOutput;
 use crate::store::UserLookup;
@@ -50,8 +49,8 @@ pub(super) struct InvocationState {
     table: ResourceTable,
     /// The memory and table limits.
     pub(super) limiter: Limiter,
-    /// The wall-clock instant the invocation must end by.
-    deadline: Instant,
+    /// The invocation deadline as WASI sleeps see it.
+    pub(super) sleep_deadline: SleepDeadline,
     /// The guest's stdout.
     pub(super) stdout: CapturedOutput,
     /// The guest's stderr.
@@ -96,7 +95,7 @@ impl InvocationState {
             wasi,
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
-            deadline: deadline_instant(deadline),
+            sleep_deadline: SleepDeadline::new(deadline),
             stdout,
             stderr,
             dropped_log_messages: 0,
@@ -118,76 +117,12 @@ impl WasiView for InvocationState {
 impl InvocationState {
     /// Returns the view that the deadline-aware monotonic clock works on.
     pub(super) fn deadline_clock(&mut self) -> DeadlineClock<'_> {
-        let deadline = self.deadline;
-        DeadlineClock {
-            clocks: self.clocks(),
-            deadline,
-        }
+        let clocks = WasiClocksCtxView {
+            ctx: self.wasi.clocks(),
+            table: &mut self.table,
+        };
+        DeadlineClock::new(clocks, &mut self.sleep_deadline)
     }
-}
-
-/// Returns the instant `deadline` from now, or a distant instant when the
-/// sum overflows.
-fn deadline_instant(deadline: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(deadline)
-        .unwrap_or_else(|| now + Duration::from_secs(u32::MAX.into()))
-}
-
-/// WASI's `monotonic-clock`, with every sleep cut short at the invocation
-/// deadline.
-///
-/// Epoch interruption stops only running WebAssembly, so without this a
-/// guest that sleeps past its deadline would hold its thread until it
-/// wakes. A clock subscription is the only way this host's WASI context
-/// can block: stdin is closed, output streams are always ready, and there
-/// are no files or sockets. Once a cut-short sleep returns, the epoch
-/// deadline has passed or passes within a tick, and the guest is
-/// interrupted.
-pub(super) struct DeadlineClock<'a> {
-    clocks: WasiClocksCtxView<'a>,
-    deadline: Instant,
-}
-
-/// Marks [`DeadlineClock`] as the data the clock's linker functions use.
-pub(super) struct DeadlineClockData;
-
-impl HasData for DeadlineClockData {
-    type Data<'a> = DeadlineClock<'a>;
-}
-
-impl monotonic_clock::Host for DeadlineClock<'_> {
-    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
-        self.clocks.now()
-    }
-
-    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
-        self.clocks.resolution()
-    }
-
-    fn subscribe_instant(
-        &mut self,
-        when: monotonic_clock::Instant,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        let now = self.clocks.now()?;
-        self.subscribe_duration(when.saturating_sub(now))
-    }
-
-    fn subscribe_duration(
-        &mut self,
-        duration: monotonic_clock::Duration,
-    ) -> wasmtime::Result<Resource<DynPollable>> {
-        let clamped = clamp_to_deadline(duration, self.deadline, Instant::now());
-        self.clocks.subscribe_duration(clamped)
-    }
-}
-
-/// Returns `duration_nanos`, or the nanoseconds left until `deadline` if
-/// fewer.
-fn clamp_to_deadline(duration_nanos: u64, deadline: Instant, now: Instant) -> u64 {
-    let remaining = deadline.saturating_duration_since(now).as_nanos();
-    let remaining = u64::try_from(remaining).unwrap_or(u64::MAX);
-    duration_nanos.min(remaining)
 }
 
 /// Wasmtime's [`StoreLimits`], plus a record of the memory growth it
@@ -265,8 +200,8 @@ impl types::Host for InvocationState {}
 impl log::Host for InvocationState {
     fn log(&mut self, level: log::Level, message: String) {
         if level == log::Level::Error {
-            let kept = truncate_message(&message, MAX_QUOTED_ERROR_BYTES);
-            self.last_error_message = Some(kept.into_owned());
+            let quoted = truncate_message(&message, MAX_QUOTED_ERROR_BYTES);
+            self.last_error_message = Some(quoted.into_owned());
         }
         if self.log_messages >= MAX_LOG_MESSAGES {
             self.dropped_log_messages += 1;
@@ -369,18 +304,6 @@ pub(super) fn truncate_message(message: &str, max: usize) -> std::borrow::Cow<'_
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sleep_clamped_to_deadline() {
-        let now = Instant::now();
-        let deadline = now + Duration::from_millis(200);
-        let second = 1_000_000_000;
-
-        assert_eq!(clamp_to_deadline(1_000, deadline, now), 1_000);
-        assert_eq!(clamp_to_deadline(second, deadline, now), 200_000_000);
-        assert_eq!(clamp_to_deadline(u64::MAX, deadline, now), 200_000_000);
-        assert_eq!(clamp_to_deadline(second, now, deadline), 0);
-    }
 
     #[test]
     fn short_message_kept() {
