@@ -311,6 +311,7 @@ impl ActionService {
             Handle::current(),
             self.uncommitted.snapshot(&plugin.info.name),
         );
+        let plugin_name = plugin.info.name.clone();
         let (plugin, action) = (Arc::clone(plugin), Arc::clone(action));
         let call =
             tokio::task::spawn_blocking(move || plugin.handle_action(&action, overlay, remaining));
@@ -322,6 +323,7 @@ impl ActionService {
             Ok(Err(error)) => return Err(format!("panicked: {error}")),
             Ok(Ok(finished)) => finished,
         };
+        self.registry.stats(&plugin_name).record(&result);
         match result {
             Ok(verdict) => Ok((verdict, overlay.into_own_writes())),
             Err(InvocationError::TimedOut { deadline }) => {

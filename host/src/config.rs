@@ -38,6 +38,10 @@ pub const DEFAULT_ACTION_TOLERANCE_SECS: u64 = 30;
 /// How long the server takes at most to decide one Action, by default.
 pub const DEFAULT_ACTION_DEADLINE_MS: u64 = 1000;
 
+/// The WorkOS API base URL used by default: the signing keys of access
+/// tokens, `backfill` and `catch-up` are fetched from it.
+pub const DEFAULT_WORKOS_API_URL: &str = "https://api.workos.com";
+
 /// The environment variable holding the webhook signing secret.
 pub const WEBHOOK_SECRET_VAR: &str = "WORKOS_WEBHOOK_SECRET";
 /// The environment variable holding the Actions signing secret.
@@ -115,6 +119,28 @@ pub struct ServeArgs {
     /// a plugin fails or runs out of time [default: deny]
     #[arg(long, env = "AUTHKIT_ACTION_FALLBACK_USER_REGISTRATION", value_enum)]
     pub action_fallback_user_registration: Option<FallbackVerdict>,
+
+    /// Base URL of the WorkOS API, where the signing keys of access tokens
+    /// are fetched from [default: https://api.workos.com]
+    #[arg(long, env = "AUTHKIT_WORKOS_API_URL", value_name = "URL")]
+    pub workos_api_url: Option<String>,
+
+    /// JWKS URL that access tokens are verified with [default:
+    /// /sso/jwks/$WORKOS_CLIENT_ID under the WorkOS API URL]
+    #[arg(long, env = "AUTHKIT_JWKS_URL", value_name = "URL")]
+    pub jwks_url: Option<String>,
+
+    /// Accepted `iss` claim of access tokens; repeat the flag, or separate
+    /// issuers with commas in the variable [default:
+    /// /user_management/$WORKOS_CLIENT_ID under the WorkOS API URL, and the
+    /// API URL with and without a trailing slash]
+    #[arg(
+        long = "token-issuer",
+        env = "AUTHKIT_TOKEN_ISSUERS",
+        value_name = "ISSUER",
+        value_delimiter = ','
+    )]
+    pub token_issuers: Vec<String>,
 }
 
 /// The verdict answered when the plugins cannot decide an Action.
@@ -143,6 +169,9 @@ struct FileConfig {
     action_deadline_ms: Option<u64>,
     action_fallback_authentication: Option<FallbackVerdict>,
     action_fallback_user_registration: Option<FallbackVerdict>,
+    workos_api_url: Option<String>,
+    jwks_url: Option<String>,
+    token_issuers: Option<Vec<String>>,
 }
 
 /// A secret value whose `Debug` output is redacted, so it never reaches a log.
@@ -228,6 +257,14 @@ pub struct ServerConfig {
     pub action_fallback_authentication: FallbackVerdict,
     /// The verdict for user registration Actions the plugins cannot decide.
     pub action_fallback_user_registration: FallbackVerdict,
+    /// The WorkOS API base URL, without a trailing slash.
+    pub workos_api_url: String,
+    /// The URL the signing keys of access tokens are fetched from. It is
+    /// `None` when neither `WORKOS_CLIENT_ID` nor `--jwks-url` is set, which
+    /// disables `/me`.
+    pub jwks_url: Option<String>,
+    /// The `iss` claims accepted in access tokens.
+    pub token_issuers: Vec<String>,
     /// Secrets and credentials.
     pub secrets: Secrets,
 }
@@ -336,6 +373,31 @@ impl ServerConfig {
             ));
         }
 
+        let workos_api_url = parse_api_url(
+            "workos_api_url",
+            args.workos_api_url
+                .or(file.workos_api_url)
+                .as_deref()
+                .unwrap_or(DEFAULT_WORKOS_API_URL),
+        )?;
+        let client_id = secrets.client_id.as_deref();
+        if let Some(client_id) = client_id {
+            check_client_id(client_id)?;
+        }
+        let jwks_url = match args.jwks_url.or(file.jwks_url) {
+            Some(url) => Some(parse_api_url("jwks_url", &url)?),
+            None => client_id.map(|client_id| format!("{workos_api_url}/sso/jwks/{client_id}")),
+        };
+        let mut token_issuers = if args.token_issuers.is_empty() {
+            file.token_issuers.unwrap_or_default()
+        } else {
+            args.token_issuers
+        };
+        token_issuers.retain(|issuer| !issuer.trim().is_empty());
+        if token_issuers.is_empty() {
+            token_issuers = default_token_issuers(&workos_api_url, client_id);
+        }
+
         Ok(Self {
             listen,
             db_path,
@@ -357,8 +419,67 @@ impl ServerConfig {
                 .action_fallback_user_registration
                 .or(file.action_fallback_user_registration)
                 .unwrap_or(FallbackVerdict::Deny),
+            workos_api_url,
+            jwks_url,
+            token_issuers,
             secrets,
         })
+    }
+}
+
+/// Checks a WorkOS API or JWKS URL and returns it without a trailing slash,
+/// so paths can be appended to it.
+pub fn parse_api_url(setting: &str, text: &str) -> Result<String> {
+    let url = reqwest::Url::parse(text.trim()).map_err(|error| {
+        invalid(
+            setting,
+            format!("{text:?} is not a URL ({error}); give one such as {DEFAULT_WORKOS_API_URL}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            setting,
+            format!("{text:?} is not an http or https URL"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            setting,
+            format!("{text:?} has a query or fragment; give the URL without one"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Returns the issuers accepted when none are configured. AuthKit writes
+/// `<API URL>/user_management/<client id>` into access tokens; the bare API
+/// URL, with and without a trailing slash, is accepted as well.
+pub fn default_token_issuers(api_url: &str, client_id: Option<&str>) -> Vec<String> {
+    let mut issuers = Vec::with_capacity(3);
+    if let Some(client_id) = client_id {
+        issuers.push(format!("{api_url}/user_management/{client_id}"));
+    }
+    issuers.push(format!("{api_url}/"));
+    issuers.push(api_url.to_owned());
+    issuers
+}
+
+/// Rejects a client id that cannot be a URL path segment, because it goes
+/// into the JWKS URL unescaped.
+fn check_client_id(client_id: &str) -> Result<()> {
+    let valid = client_id
+        .chars()
+        .all(|character| character.is_ascii_alphanumeric() || matches!(character, '_' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            CLIENT_ID_VAR,
+            format!(
+                "{client_id:?} contains characters other than letters, digits, '_' and '-'; \
+                 copy the client id (client_…) from the WorkOS dashboard"
+            ),
+        ))
     }
 }
 
@@ -460,6 +581,108 @@ mod tests {
                 "{args:?}"
             );
         }
+    }
+
+    fn secrets_with_client_id(client_id: &str) -> Secrets {
+        Secrets::from_env(|name| match name {
+            WEBHOOK_SECRET_VAR => Some("whsec".to_owned()),
+            CLIENT_ID_VAR => Some(client_id.to_owned()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn token_settings_derived_from_client_id() {
+        let config =
+            ServerConfig::resolve(ServeArgs::default(), secrets_with_client_id("client_01"))
+                .unwrap();
+
+        assert_eq!(config.workos_api_url, DEFAULT_WORKOS_API_URL);
+        assert_eq!(
+            config.jwks_url.as_deref(),
+            Some("https://api.workos.com/sso/jwks/client_01")
+        );
+        assert_eq!(
+            config.token_issuers,
+            [
+                "https://api.workos.com/user_management/client_01",
+                "https://api.workos.com/",
+                "https://api.workos.com",
+            ]
+        );
+    }
+
+    #[test]
+    fn token_settings_without_client_id() {
+        let config = ServerConfig::resolve(ServeArgs::default(), secrets()).unwrap();
+
+        assert_eq!(config.jwks_url, None);
+        assert_eq!(
+            config.token_issuers,
+            ["https://api.workos.com/", "https://api.workos.com"]
+        );
+    }
+
+    #[test]
+    fn token_settings_from_flags() {
+        let args = ServeArgs {
+            workos_api_url: Some("http://127.0.0.1:4000/".to_owned()),
+            jwks_url: Some("http://127.0.0.1:4001/keys".to_owned()),
+            token_issuers: vec!["https://auth.example.com".to_owned()],
+            ..ServeArgs::default()
+        };
+
+        let config = ServerConfig::resolve(args, secrets_with_client_id("client_01")).unwrap();
+
+        assert_eq!(config.workos_api_url, "http://127.0.0.1:4000");
+        assert_eq!(
+            config.jwks_url.as_deref(),
+            Some("http://127.0.0.1:4001/keys")
+        );
+        assert_eq!(config.token_issuers, ["https://auth.example.com"]);
+    }
+
+    #[test]
+    fn token_settings_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authkit.toml");
+        std::fs::write(
+            &path,
+            "workos_api_url = \"http://127.0.0.1:4000\"\ntoken_issuers = [\"a\", \"b\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+
+        let config = ServerConfig::resolve(args, secrets_with_client_id("client_01")).unwrap();
+
+        assert_eq!(
+            config.jwks_url.as_deref(),
+            Some("http://127.0.0.1:4000/sso/jwks/client_01")
+        );
+        assert_eq!(config.token_issuers, ["a", "b"]);
+    }
+
+    #[test]
+    fn invalid_token_settings_rejected() {
+        for url in ["not a url", "ftp://example.com", "https://example.com/?a=1"] {
+            let args = ServeArgs {
+                workos_api_url: Some(url.to_owned()),
+                ..ServeArgs::default()
+            };
+            let error = ServerConfig::resolve(args, secrets()).unwrap_err();
+            assert!(
+                error.to_string().contains("workos_api_url"),
+                "{url}: {error}"
+            );
+        }
+
+        let error =
+            ServerConfig::resolve(ServeArgs::default(), secrets_with_client_id("a/b")).unwrap_err();
+        assert!(error.to_string().contains(CLIENT_ID_VAR), "{error}");
     }
 
     #[test]

@@ -95,6 +95,15 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// A WorkOS API request failed for good: a status that retrying cannot
+    /// fix, retries used up, or a response that is not what the API sends.
+    #[error("WorkOS API request {url} failed: {reason}")]
+    WorkosApi {
+        /// The requested URL.
+        url: String,
+        /// The failure and, where it helps, what to check.
+        reason: String,
+    },
     /// The plugin runtime could not start.
     #[error("cannot start the plugin runtime")]
     Plugin(#[source] crate::plugin::PluginError),

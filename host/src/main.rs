@@ -9,7 +9,11 @@
 use std::process::ExitCode;
 
 use authkit_host::cli::actions::ActionsArgs;
+use authkit_host::cli::backfill::BackfillArgs;
+use authkit_host::cli::catch_up::CatchUpArgs;
 use authkit_host::cli::events::EventsArgs;
+use authkit_host::cli::import::api_key_from_env;
+use authkit_host::cli::plugins::PluginsArgs;
 use authkit_host::cli::send::SendArgs;
 use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig};
 use authkit_host::{Error, server};
@@ -39,6 +43,12 @@ enum Command {
     Events(EventsArgs),
     /// List recent Action decisions
     Actions(ActionsArgs),
+    /// List a running server's plugins, or check a plugin file
+    Plugins(PluginsArgs),
+    /// Import the users that exist in WorkOS into the users table
+    Backfill(BackfillArgs),
+    /// Read events since a time from the WorkOS Events API and store them like webhooks
+    CatchUp(CatchUpArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,6 +112,23 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         }
         Command::Actions(args) => {
             let output = authkit_host::cli::actions::run(&args).await?;
+            print!("{output}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugins(args) => {
+            let output = authkit_host::cli::plugins::run(&args).await?;
+            print!("{output}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backfill(args) => {
+            let api_key = api_key_from_env(|name| std::env::var(name).ok())?;
+            let output = authkit_host::cli::backfill::run(&args, api_key).await?;
+            print!("{output}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CatchUp(args) => {
+            let api_key = api_key_from_env(|name| std::env::var(name).ok())?;
+            let output = authkit_host::cli::catch_up::run(&args, api_key).await?;
             print!("{output}");
             Ok(ExitCode::SUCCESS)
         }

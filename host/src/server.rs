@@ -13,7 +13,7 @@ use crate::dispatch::{DispatchWaker, Dispatcher};
 use crate::error::{Error, Result};
 use crate::http::{AppState, error_chain, router};
 use crate::plugin::{Limits, PluginRuntime};
-use crate::registry::PluginRegistry;
+use crate::registry::{self, PluginRegistry};
 use crate::store::{SqliteStore, Store};
 use crate::timestamp::Timestamp;
 
@@ -42,7 +42,9 @@ pub async fn serve(
     let address = listener.local_addr().map_err(Error::Serve)?;
 
     let runtime = Arc::new(PluginRuntime::new(Limits::default()).map_err(Error::Plugin)?);
-    let registry = Arc::new(PluginRegistry::load_dir(runtime, &config.plugins_dir).await);
+    let registry = Arc::new(PluginRegistry::new(runtime, config.plugins_dir.clone()));
+    registry.load_all().await;
+    let watcher = registry::watch(Arc::clone(&registry));
     let waker = DispatchWaker::default();
     let dispatcher = Dispatcher::start(
         Arc::clone(&store),
@@ -71,7 +73,19 @@ pub async fn serve(
     if config.secrets.action_secret.is_none() {
         tracing::info!("WORKOS_ACTION_SECRET is not set; /workos/action answers 503");
     }
-    let state = AppState::new(Arc::clone(&store), waker, Arc::clone(&actions), &config);
+    match &config.jwks_url {
+        Some(jwks_url) => {
+            tracing::info!(%jwks_url, issuers = ?config.token_issuers, "/me verifies access tokens")
+        }
+        None => tracing::info!("WORKOS_CLIENT_ID is not set; /me answers 503"),
+    }
+    let state = AppState::new(
+        Arc::clone(&store),
+        waker,
+        Arc::clone(&actions),
+        Arc::clone(&registry),
+        &config,
+    );
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -79,6 +93,8 @@ pub async fn serve(
 
     pruner.abort();
     let _ = pruner.await;
+    watcher.abort();
+    let _ = watcher.await;
     dispatcher.stop().await;
     actions.flush().await;
     // The last reference closes the writer queue and joins the writer

@@ -14,4 +14,4 @@ fi
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 exec "$repo_root/examples/build-plugins.sh" "$1" \
-    failing-handler trapping-handler write-then-fail slow-action counter
+    failing-handler trapping-handler write-then-fail slow-action counter hostile

@@ -5,8 +5,14 @@
 #![allow(unreachable_pub)]
 
 mod actions;
+mod backfill;
+mod catch_up;
 mod cli;
 mod dispatch;
+mod fake_workos;
+mod hot_reload;
+mod me;
+mod polyglot;
 mod restart;
 mod support;
 mod user_sync;

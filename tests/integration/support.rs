@@ -51,6 +51,9 @@ pub struct Options {
     pub max_attempts: Option<u32>,
     /// Milliseconds to wait after a delivery's first failure.
     pub retry_base_ms: Option<u64>,
+    /// The WorkOS client id (`WORKOS_CLIENT_ID`); `None` disables `/me`
+    /// unless `serve.jwks_url` is set.
+    pub client_id: Option<String>,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             serve: ServeArgs::default(),
             max_attempts: None,
             retry_base_ms: None,
+            client_id: None,
         }
     }
 }
@@ -95,7 +99,9 @@ impl TestServer {
         Self::start_in(dir, options).await
     }
 
-    async fn start_in(dir: TempDir, options: Options) -> TestResult<Self> {
+    /// Starts a server in an existing folder, on the database `authkit.db`
+    /// in it (created if missing).
+    pub async fn start_in(dir: TempDir, options: Options) -> TestResult<Self> {
         let plugins_dir = dir.path().join("plugins");
         install_plugins(&plugins_dir, &options.plugins)?;
         for (name, bytes) in &options.raw_plugin_files {
@@ -114,9 +120,11 @@ impl TestServer {
         };
         let token = options.api_token.clone();
         let action_secret = options.action_secret.clone();
+        let client_id = options.client_id.clone();
         let secrets = Secrets::from_env(|name| match name {
             "WORKOS_WEBHOOK_SECRET" => Some(options.secret.clone()),
             "WORKOS_ACTION_SECRET" => action_secret.clone(),
+            "WORKOS_CLIENT_ID" => client_id.clone(),
             "AUTHKIT_API_TOKEN" => token.clone(),
             _ => None,
         })?;
@@ -172,9 +180,21 @@ impl TestServer {
         Self::start_in(dir, self.options.clone()).await
     }
 
+    /// Stops the server and returns its folder, to start another server on
+    /// the same database with other options.
+    pub async fn into_dir(mut self) -> TestResult<TempDir> {
+        self.stop().await?;
+        Ok(std::mem::replace(&mut self.dir, tempfile::tempdir()?))
+    }
+
     /// Returns the full URL of a path on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// Returns the plugins folder.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
     }
 
     /// Returns the database file.
@@ -362,6 +382,32 @@ impl StoredState {
             [],
             |row| row.get(0),
         )?)
+    }
+
+    /// Returns the stored event ids in receive order.
+    pub fn event_ids(&self) -> TestResult<Vec<String>> {
+        let mut statement = self.0.prepare("SELECT id FROM events ORDER BY sequence")?;
+        let ids = statement.query_map([], |row| row.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns the ids of the live users, sorted.
+    pub fn user_ids(&self) -> TestResult<Vec<String>> {
+        let mut statement = self.0.prepare("SELECT id FROM users ORDER BY id")?;
+        let ids = statement.query_map([], |row| row.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns the cursor an import from the WorkOS API stored under `name`.
+    pub fn import_cursor(&self, name: &str) -> TestResult<Option<String>> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT cursor FROM import_cursors WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     /// Returns every quarantined body with its reason, oldest first.

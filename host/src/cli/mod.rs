@@ -1,9 +1,15 @@
 //! The commands besides `serve`, one module each: `send` posts signed sample
 //! requests, `events` lists and retries failed deliveries, `actions` lists
-//! recent Action decisions.
+//! recent Action decisions, `plugins` lists a server's plugins or checks a
+//! component file. `backfill` imports existing users and `catch-up` reads
+//! missed events from the WorkOS API; [`import`] holds what they share.
 
 pub mod actions;
+pub mod backfill;
+pub mod catch_up;
 pub mod events;
+pub mod import;
+pub mod plugins;
 pub mod send;
 
 use std::path::{Path, PathBuf};

@@ -27,7 +27,7 @@ pub use retry::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, MAX_DELAY, RetryPolicy
 use crate::http::error_chain;
 use crate::overlay::{Overlay, Writes, into_store_writes};
 use crate::plugin::{EventInput, Plugin};
-use crate::registry::PluginRegistry;
+use crate::registry::{PluginRegistry, PluginStats};
 use crate::store::{Delivery, DeliveryOutcome, NewDelivery, Store};
 use crate::timestamp::Timestamp;
 
@@ -52,69 +52,65 @@ impl DispatchWaker {
     }
 }
 
-/// The running dispatcher; dropping it stops its tasks. A batch in flight
+/// The running dispatcher; stopping it stops its tasks. A batch in flight
 /// is not committed, so its deliveries run again later.
 pub struct Dispatcher {
-    tasks: JoinSet<()>,
+    fan_out: tokio::task::JoinHandle<()>,
 }
 
 impl Dispatcher {
-    /// Starts fan-out and one worker per loaded plugin.
+    /// Starts fan-out, which starts a worker for each plugin name as soon
+    /// as a plugin of that name is loaded.
     pub fn start(
         store: Arc<dyn Store>,
         registry: Arc<PluginRegistry>,
         policy: RetryPolicy,
         waker: DispatchWaker,
     ) -> Self {
-        let mut tasks = JoinSet::new();
-        let mut workers = BTreeMap::new();
-
-        for plugin in registry.snapshot() {
-            let name = plugin.info.name.clone();
-            let wake = Arc::new(Notify::new());
-            workers.insert(name.clone(), Arc::clone(&wake));
-            let worker = Worker {
-                name,
-                store: Arc::clone(&store),
-                registry: Arc::clone(&registry),
-                policy,
-                wake,
-            };
-            tasks.spawn(worker.run());
-        }
-
         let fan_out = FanOut {
             store,
             registry,
+            policy,
             waker,
-            workers,
+            workers: BTreeMap::new(),
+            tasks: JoinSet::new(),
         };
-        tasks.spawn(fan_out.run());
-        Self { tasks }
+        Self {
+            fan_out: tokio::spawn(fan_out.run()),
+        }
     }
 
     /// Stops every task.
-    pub async fn stop(mut self) {
-        self.tasks.shutdown().await;
+    pub async fn stop(self) {
+        // Dropping fan-out's task set aborts the workers with it.
+        self.fan_out.abort();
+        let _ = self.fan_out.await;
     }
 }
 
 struct FanOut {
     store: Arc<dyn Store>,
     registry: Arc<PluginRegistry>,
+    policy: RetryPolicy,
     waker: DispatchWaker,
+    /// One worker per plugin name ever loaded. A worker outlives an unload
+    /// and resumes the name's pending deliveries when it is loaded again.
     workers: BTreeMap<String, Arc<Notify>>,
+    tasks: JoinSet<()>,
 }
 
 impl FanOut {
-    async fn run(self) {
-        // Work queued before a restart is picked up without waiting.
-        self.wake_all();
-
+    async fn run(mut self) {
         loop {
+            self.start_new_workers();
+
             match self.fan_out_once().await {
                 Ok(0) => {
-                    let _ = tokio::time::timeout(POLL_INTERVAL, self.waker.0.notified()).await;
+                    tokio::select! {
+                        () = self.waker.0.notified() => {}
+                        () = self.registry.changed() => {}
+                        () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -168,8 +164,25 @@ impl FanOut {
         Ok(events.len())
     }
 
-    fn wake_all(&self) {
-        self.workers.values().for_each(|wake| wake.notify_one());
+    /// Starts a worker for every loaded plugin name that has none yet.
+    fn start_new_workers(&mut self) {
+        for plugin in self.registry.snapshot() {
+            let name = &plugin.info.name;
+            if self.workers.contains_key(name) {
+                continue;
+            }
+
+            let wake = Arc::new(Notify::new());
+            self.workers.insert(name.clone(), Arc::clone(&wake));
+            let worker = Worker {
+                name: name.clone(),
+                store: Arc::clone(&self.store),
+                registry: Arc::clone(&self.registry),
+                policy: self.policy,
+                wake,
+            };
+            self.tasks.spawn(worker.run());
+        }
     }
 }
 
@@ -184,9 +197,11 @@ struct Worker {
 impl Worker {
     async fn run(self) {
         loop {
+            // An unloaded plugin's deliveries stay queued until a plugin of
+            // the same name is loaded again.
             let Some(plugin) = self.registry.get(&self.name) else {
-                tracing::info!(plugin = %self.name, "plugin unloaded; its worker stops");
-                return;
+                let _ = tokio::time::timeout(POLL_INTERVAL, self.wake.notified()).await;
+                continue;
             };
 
             let due = match self
@@ -210,8 +225,9 @@ impl Worker {
             let store = Arc::clone(&self.store);
             let policy = self.policy;
             let runtime = Handle::current();
+            let stats = self.registry.stats(&self.name);
             let ran = tokio::task::spawn_blocking(move || {
-                run_batch(&plugin, due, store, runtime, policy)
+                run_batch(&plugin, &stats, due, store, runtime, policy)
             })
             .await;
             let (outcomes, writes) = match ran {
@@ -242,6 +258,7 @@ impl Worker {
 /// subject's events are never handled out of order.
 fn run_batch(
     plugin: &Plugin,
+    stats: &PluginStats,
     due: Vec<Delivery>,
     store: Arc<dyn Store>,
     runtime: Handle,
@@ -262,6 +279,7 @@ fn run_batch(
 
         let overlay = Overlay::new(name, Arc::clone(&store), runtime.clone(), batch_writes);
         let (result, overlay) = plugin.handle_event(&EventInput::from(event), overlay);
+        stats.record(&result);
         batch_writes = overlay.finish(result.is_ok());
 
         let outcome = match result {

@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::access_token::TokenError;
 use crate::signature::SignatureError;
 
 /// A request that could not be served, rendered as
@@ -14,6 +15,16 @@ pub enum ApiError {
     /// The webhook or action signature failed a check.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// The access token sent to `/me` was rejected, or its signing keys
+    /// cannot be fetched.
+    #[error(transparent)]
+    AccessToken(#[from] TokenError),
+    /// Neither a client id nor a JWKS URL is configured, so access tokens
+    /// cannot be verified.
+    #[error(
+        "/me is disabled because WORKOS_CLIENT_ID is not set; set it to your WorkOS client id (client_…), or set --jwks-url"
+    )]
+    AccessTokensDisabled,
     /// The body is larger than the configured limit.
     #[error("request body exceeds the {limit}-byte limit set by --max-body-bytes")]
     PayloadTooLarge {
@@ -57,6 +68,11 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Signature(_) | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::AccessToken(error) if error.is_unavailable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::AccessToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::AccessTokensDisabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ActionsDisabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InvalidEvent { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -70,6 +86,8 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::Signature(error) => error.code(),
+            ApiError::AccessToken(error) => error.code(),
+            ApiError::AccessTokensDisabled => "access_tokens_disabled",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::ActionsDisabled => "actions_disabled",
             ApiError::InvalidEvent { .. } => "invalid_event",
@@ -111,6 +129,20 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::AccessToken(error) = &self {
+            // RFC 6750: no error code when no token was sent.
+            let challenge = match error {
+                TokenError::Missing => Some("Bearer"),
+                TokenError::KeysUnavailable { .. } => None,
+                _ => Some(r#"Bearer error="invalid_token""#),
+            };
+            if let Some(challenge) = challenge {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
         }
         response
     }

@@ -2,6 +2,8 @@
 
 mod action;
 mod error;
+mod me;
+mod plugins;
 mod users;
 mod webhook;
 
@@ -16,11 +18,14 @@ use serde_json::{Value, json};
 
 pub use error::ApiError;
 pub(crate) use error::error_chain;
+pub use plugins::{LoadErrorReport, PluginReport, PluginsReport};
 pub(crate) use webhook::unix_millis_now;
 
+use crate::access_token::AccessTokenVerifier;
 use crate::action::ActionService;
 use crate::config::{Secret, ServerConfig};
 use crate::dispatch::DispatchWaker;
+use crate::registry::PluginRegistry;
 use crate::store::Store;
 
 /// Settings the webhook endpoint checks requests against.
@@ -47,6 +52,11 @@ pub struct AppState {
     pub dispatch: DispatchWaker,
     /// Decides Actions.
     pub actions: Arc<ActionService>,
+    /// Verifies the access tokens `/me` is called with; `None` when no
+    /// JWKS is configured, which disables `/me`.
+    pub access_tokens: Option<Arc<AccessTokenVerifier>>,
+    /// The loaded plugins.
+    pub registry: Arc<PluginRegistry>,
 }
 
 impl AppState {
@@ -55,18 +65,23 @@ impl AppState {
         store: Arc<dyn Store>,
         dispatch: DispatchWaker,
         actions: Arc<ActionService>,
+        registry: Arc<PluginRegistry>,
         config: &ServerConfig,
     ) -> Self {
         Self {
             store,
             dispatch,
             actions,
+            registry,
             webhook: WebhookSettings {
                 secret: config.secrets.webhook_secret.clone(),
                 tolerance: config.webhook_tolerance,
                 max_body_bytes: config.max_body_bytes,
             },
             api_token: config.secrets.api_token.clone(),
+            access_tokens: config.jwks_url.clone().map(|jwks_url| {
+                Arc::new(AccessTokenVerifier::new(jwks_url, &config.token_issuers))
+            }),
         }
     }
 }
@@ -76,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     let users = Router::new()
         .route("/users", get(users::find_by_query))
         .route("/users/{id}", get(users::get_by_id))
+        .route("/plugins", get(plugins::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             users::require_api_token,
@@ -89,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(workos)
         .merge(users)
+        .route("/me", get(me::current_user))
         .route("/healthz", get(health))
         .fallback(not_found)
         .with_state(state)

@@ -51,7 +51,8 @@ pub(super) async fn require_api_token(
     Ok(next.run(request).await)
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+/// Returns the token of an `Authorization: Bearer <token>` header.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

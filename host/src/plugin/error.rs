@@ -22,6 +22,35 @@ pub enum PluginError {
     /// The epoch ticker thread could not start.
     #[error("cannot start the epoch ticker thread: {0}")]
     TickerThread(#[source] std::io::Error),
+    /// The compiled-component cache folder cannot be used.
+    #[error("cannot use {path} as the compiled plugin cache: {reason}")]
+    Cache {
+        /// The cache folder.
+        path: PathBuf,
+        /// What failed and how to fix it.
+        reason: String,
+    },
+    /// A plugin's `<name>.toml` exists but could not be read.
+    #[error(
+        "cannot read plugin config {path}: {source}; make it readable, or remove it to run \
+         the plugin without settings and with the server's limits"
+    )]
+    ReadConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A plugin's config is malformed, or its limits are out of range.
+    #[error("invalid plugin config {path}: {reason}")]
+    InvalidConfig {
+        /// The config file, or the handler file when the config did not
+        /// come from a file.
+        path: PathBuf,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
     /// The file could not be read.
     #[error("cannot read handler file {path}: {source}; check that it exists and is readable")]
     Read {
@@ -120,9 +149,10 @@ pub enum InvocationError {
     /// The handler returned an error, with its message.
     #[error("the handler returned an error: {0}")]
     Failed(String),
-    /// The handler trapped: it panicked, hit a WebAssembly trap, exceeded
-    /// its memory limit or called `exit`. The text says which, with the end
-    /// of what the handler wrote to stderr.
+    /// The handler trapped: it panicked, hit a WebAssembly trap, overflowed
+    /// its stack, exceeded its memory or CPU time limit or called `exit`.
+    /// The text says which, with the end of what the handler wrote to
+    /// stderr.
     #[error("the handler trapped: {0}")]
     Trapped(String),
     /// The handler ran past its deadline and was interrupted.

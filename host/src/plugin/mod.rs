@@ -1,10 +1,12 @@
 //! The WebAssembly runtime that runs handlers.
 //!
 //! A handler is a component for the `authkit-handler` world of
-//! `wit/authkit-plugin.wit`. [`PluginRuntime::load`] compiles one file into
-//! a [`Plugin`], and [`Plugin::handle_event`] and [`Plugin::handle_action`]
-//! call it, each time in a fresh instance with its own memory limit and
-//! deadline. A handler reaches the outside only through the host imports
+//! `wit/authkit-plugin.wit`. [`read_plugin_config`] reads the settings and
+//! limit overrides of its `<name>.toml`, [`PluginRuntime::load_with`]
+//! compiles the file into a [`Plugin`] (or loads it from the runtime's
+//! compiled-component cache), and [`Plugin::handle_event`] and
+//! [`Plugin::handle_action`] call it, each time in a fresh instance with its
+//! own memory limit, deadline and CPU time limit. A handler reaches the outside only through the host imports
 //! (`log`, `users`, `settings` and its private `store`), which this module
 //! routes to a [`PluginData`] the caller supplies per invocation, and
 //! through WASI with no files, environment, network or terminal.
@@ -14,7 +16,10 @@
 
 #[allow(unreachable_pub, missing_docs)]
 mod bindings;
+mod budget;
+mod cache;
 mod clock;
+mod config;
 mod data;
 mod error;
 mod info;
@@ -26,6 +31,8 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use cache::CacheStats;
+pub use config::{PluginConfig, plugin_config_path, read_plugin_config};
 pub use data::{
     MAX_KEY_BYTES, MAX_VALUE_BYTES, MemoryData, PluginData, StoreError, validate_key,
     validate_prefix, validate_value,
@@ -37,7 +44,8 @@ pub use input::{
 };
 pub use limits::{
     DEFAULT_EVENT_DEADLINE, DEFAULT_MAX_CONCURRENT_INVOCATIONS, DEFAULT_MAX_MEMORY_BYTES,
-    DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_TABLE_ELEMENTS, Limits,
+    DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_TABLE_ELEMENTS, Limits, MAX_PLUGIN_OUTPUT_BYTES,
+    PluginLimits,
 };
 pub use runtime::{EPOCH_TICK, Plugin, PluginRuntime};
 pub use state::{GUEST_LOG_TARGET, MAX_LOG_MESSAGE_BYTES, MAX_LOG_MESSAGES};

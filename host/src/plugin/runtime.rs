@@ -10,17 +10,24 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Cache, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+};
 use wasmtime_wasi::I32Exit;
 
 use super::bindings::exports::authkit::plugin::handler::Guest;
 use super::bindings::{
     AuthkitHandler, AuthkitHandlerPre, HANDLER_EXPORT, HANDLER_EXPORT_UNVERSIONED,
 };
+use super::budget::Exceeded;
+use super::cache::{CacheStats, open_cache};
 use super::clock::DeadlineClockData;
 use super::data::{PluginData, StoreError};
 use super::state::{GUEST_LOG_TARGET, InvocationState, MAX_LOG_MESSAGE_BYTES, truncate_message};
-use super::{ActionInput, EventInput, InvocationError, Limits, PluginError, PluginInfo, Verdict};
+use super::{
+    ActionInput, EventInput, InvocationError, Limits, PluginConfig, PluginError, PluginInfo,
+    Verdict,
+};
 use crate::store::UserLookup;
 use crate::user::User;
 
@@ -55,19 +62,33 @@ const STDERR_TAIL_BYTES: usize = 1024;
 ///
 /// One runtime contains one wasmtime engine, configured for the component
 /// model with the pooling allocator and epoch interruption, the linker with
-/// the host imports, and a thread that advances the epoch every
-/// [`EPOCH_TICK`]. The thread stops once the runtime and every [`Plugin`]
-/// loaded from it are dropped.
+/// the host imports, optionally a cache of compiled components, and a
+/// thread that advances the epoch every [`EPOCH_TICK`]. The thread stops
+/// once the runtime and every [`Plugin`] loaded from it are dropped.
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<InvocationState>,
     limits: Limits,
+    cache: Option<Cache>,
     ticker: Arc<EpochTicker>,
 }
 
 impl PluginRuntime {
-    /// Creates the engine and starts the epoch ticker.
+    /// Creates the engine, without a compiled-component cache, and starts
+    /// the epoch ticker.
     pub fn new(limits: Limits) -> Result<Self, PluginError> {
+        Self::with_cache_dir(limits, None)
+    }
+
+    /// Creates the engine and starts the epoch ticker. With a `cache_dir`,
+    /// compiled components are kept in that folder, so loading an unchanged
+    /// file again, in this process or after a restart, skips compilation.
+    ///
+    /// The folder is created, private to this user, when it is missing.
+    /// It must not be writable by other users, because the runtime runs the
+    /// machine code it finds there. See the `cache` module for the key and
+    /// the eviction rules.
+    pub fn with_cache_dir(limits: Limits, cache_dir: Option<&Path>) -> Result<Self, PluginError> {
         limits.validate().map_err(PluginError::InvalidLimits)?;
         if limits.max_concurrent_invocations > MAX_CONCURRENT_INVOCATIONS {
             return Err(PluginError::InvalidLimits(format!(
@@ -76,7 +97,9 @@ impl PluginRuntime {
             )));
         }
 
-        let config = engine_config(&limits);
+        let cache = cache_dir.map(open_cache).transpose()?;
+        let mut config = engine_config(&limits);
+        config.cache(cache.clone());
         let engine =
             Engine::new(&config).map_err(|error| PluginError::Engine(format!("{error:#}")))?;
 
@@ -105,28 +128,68 @@ impl PluginRuntime {
             engine,
             linker,
             limits,
+            cache,
             ticker,
         })
     }
 
-    /// Returns the limits every invocation runs under.
+    /// Returns the limits invocations run under unless a plugin's config
+    /// overrides them.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
-    /// Loads a handler file.
+    /// Returns the folder of the compiled-component cache, if there is one.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache.as_ref().map(|cache| cache.directory().as_path())
+    }
+
+    /// Returns how many loads found their component in the cache and how
+    /// many compiled it, or `None` without a cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|cache| CacheStats {
+            hits: cache.cache_hits(),
+            misses: cache.cache_misses(),
+        })
+    }
+
+    /// Loads a handler file with these settings and the runtime's limits.
     ///
-    /// Compiles the component, checks that it targets the `authkit-handler`
-    /// world at a 0.1.x version, pre-instantiates it, and calls `describe`
-    /// in a fresh instance under the event deadline. Compiling takes from
-    /// tens of milliseconds to seconds, so call this on a blocking thread.
-    /// The file is read once, and later changes to it have no effect.
-    #[tracing::instrument(skip_all, fields(path = %path.display()))]
+    /// The same as [`PluginRuntime::load_with`] with a config that has only
+    /// settings.
     pub fn load(
         &self,
         path: &Path,
         settings: BTreeMap<String, String>,
     ) -> Result<Plugin, PluginError> {
+        let config = PluginConfig {
+            settings,
+            ..PluginConfig::default()
+        };
+        self.load_with(path, &config)
+    }
+
+    /// Loads a handler file with the settings and limits of `config`, as
+    /// [`read_plugin_config`](super::read_plugin_config) returns it.
+    ///
+    /// Applies the config's limits to the runtime's and rejects values out
+    /// of range, then compiles the component (or loads it from the cache),
+    /// checks that it targets the `authkit-handler` world at a 0.1.x
+    /// version, pre-instantiates it, and calls `describe` in a fresh
+    /// instance under the plugin's limits. Compiling takes from tens of
+    /// milliseconds to seconds, so call this on a blocking thread. The file
+    /// is read once, and later changes to it have no effect.
+    #[tracing::instrument(skip_all, fields(path = %path.display()))]
+    pub fn load_with(&self, path: &Path, config: &PluginConfig) -> Result<Plugin, PluginError> {
+        let limits =
+            config
+                .limits
+                .apply(&self.limits)
+                .map_err(|reason| PluginError::InvalidConfig {
+                    path: config.path.clone().unwrap_or_else(|| path.to_owned()),
+                    reason: format!("[limits] {reason}"),
+                })?;
+
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_owned(),
             source,
@@ -134,11 +197,13 @@ impl PluginRuntime {
         check_header(path, &bytes)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
 
+        let compile_started = std::time::Instant::now();
         let component =
             Component::new(&self.engine, &bytes).map_err(|error| PluginError::Compile {
                 path: path.to_owned(),
                 reason: format!("{error:#}"),
             })?;
+        tracing::debug!(elapsed = ?compile_started.elapsed(), "compiled or loaded from the cache");
         check_handler_export(path, &component, &self.engine)?;
 
         let wrong_world = |error: wasmtime::Error| PluginError::WrongWorld {
@@ -161,8 +226,9 @@ impl PluginRuntime {
             engine: self.engine.clone(),
             pre,
             name: Arc::from(file_name.as_ref()),
-            settings: Arc::new(settings),
-            limits: self.limits.clone(),
+            settings: Arc::new(config.settings.clone()),
+            action_deadline_cap: config.limits.deadline_ms.map(Duration::from_millis),
+            limits,
             _ticker: Arc::clone(&self.ticker),
         };
 
@@ -193,7 +259,7 @@ pub struct Plugin {
     pub path: PathBuf,
     /// The SHA-256 of the file's bytes, in lowercase hex.
     pub sha256: String,
-    runner: Runner,
+    pub(super) runner: Runner,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -213,7 +279,13 @@ impl Plugin {
         &self.runner.settings
     }
 
-    /// Runs `handle-event` in a fresh instance under the event deadline.
+    /// Returns the limits the handler's invocations run under: the
+    /// runtime's, with the plugin config's overrides applied.
+    pub fn limits(&self) -> &Limits {
+        &self.runner.limits
+    }
+
+    /// Runs `handle-event` in a fresh instance under the plugin's limits.
     ///
     /// `data` is what the handler's store and user calls reach. It is moved
     /// into the instance for the call and handed back with the result, also
@@ -244,7 +316,9 @@ impl Plugin {
         (result, restore(data))
     }
 
-    /// Runs `handle-action` in a fresh instance with a wall-clock deadline.
+    /// Runs `handle-action` in a fresh instance with a wall-clock deadline:
+    /// `deadline`, or the plugin config's `deadline_ms` if that is shorter.
+    /// The plugin's other limits apply as to events.
     ///
     /// `data` is handled as in [`Plugin::handle_event`]. Whether the handler
     /// declared this action kind is not checked here.
@@ -258,6 +332,10 @@ impl Plugin {
         data: D,
         deadline: Duration,
     ) -> (Result<Verdict, InvocationError>, D) {
+        let deadline = match self.runner.action_deadline_cap {
+            Some(cap) => deadline.min(cap),
+            None => deadline,
+        };
         let action = action.into();
         let (result, data) = self
             .runner
@@ -292,12 +370,15 @@ fn restore<D: PluginData>(data: Box<dyn PluginData>) -> D {
 
 /// The parts of a loaded handler that an invocation needs besides its
 /// input: the pre-linked component, the settings and the limits.
-struct Runner {
+pub(super) struct Runner {
     engine: Engine,
     pre: AuthkitHandlerPre<InvocationState>,
     name: Arc<str>,
     settings: Arc<BTreeMap<String, String>>,
+    /// The runtime's limits with the plugin's overrides applied.
     limits: Limits,
+    /// The plugin config's `deadline_ms`, which also caps action deadlines.
+    action_deadline_cap: Option<Duration>,
     /// Keeps the epoch advancing while the handler can still be invoked.
     _ticker: Arc<EpochTicker>,
 }
@@ -331,21 +412,35 @@ impl Runner {
         Ok(info)
     }
 
-    /// Runs `call` in a fresh instance and returns its result with `data`.
-    ///
-    /// The store gets the memory limits and an epoch deadline before the
-    /// instance exists, so a component whose initialization loops is
-    /// interrupted too.
-    ///
-    /// NOTE: the epoch interrupts only running WebAssembly, and WASI sleeps
-    /// end at the deadline, but a slow `PluginData` method delays the
-    /// interruption until it returns.
+    /// Runs `call` in a fresh instance and returns its result with `data`,
+    /// after logging what the guest wrote to stdout and stderr.
     fn invoke<R>(
         &self,
         data: Box<dyn PluginData>,
         deadline: Duration,
         call: impl FnOnce(&Guest, &mut Store<InvocationState>) -> wasmtime::Result<R>,
     ) -> (Result<R, InvocationError>, Box<dyn PluginData>) {
+        let (result, state) = self.run(data, deadline, call);
+        log_guest_output(&state);
+        (result, state.data)
+    }
+
+    /// Runs `call` in a fresh instance and returns its result with the
+    /// instance's final state.
+    ///
+    /// The store gets the memory limits, the deadline and the CPU time
+    /// limit before the instance exists, so a component whose
+    /// initialization loops is interrupted too.
+    ///
+    /// NOTE: the epoch interrupts only running WebAssembly, and WASI sleeps
+    /// end at the deadline, but a slow `PluginData` method delays the
+    /// interruption until it returns.
+    pub(super) fn run<R>(
+        &self,
+        data: Box<dyn PluginData>,
+        deadline: Duration,
+        call: impl FnOnce(&Guest, &mut Store<InvocationState>) -> wasmtime::Result<R>,
+    ) -> (Result<R, InvocationError>, InvocationState) {
         let state = InvocationState::new(
             Arc::clone(&self.name),
             Arc::clone(&self.settings),
@@ -355,7 +450,9 @@ impl Runner {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(deadline_ticks(deadline));
+        store.epoch_deadline_callback(|mut store| Ok(store.data_mut().budget.check()));
+        let first_check = store.data().budget.first_check_ticks();
+        store.set_epoch_deadline(first_check);
 
         let result = match self.pre.instantiate(&mut store) {
             Ok(bindings) => match call(bindings.authkit_plugin_handler(), &mut store) {
@@ -369,12 +466,9 @@ impl Runner {
                 Ok(value) => Ok(value),
                 Err(error) => Err(classify_trap(&error, store.data(), deadline)),
             },
-            Err(error) => Err(classify_instantiate_error(&error, deadline)),
+            Err(error) => Err(classify_instantiate_error(&error, store.data(), deadline)),
         };
-
-        let state = store.into_data();
-        log_guest_output(&state);
-        (result, state.data)
+        (result, store.into_data())
     }
 }
 
@@ -386,8 +480,7 @@ fn classify_trap(
     deadline: Duration,
 ) -> InvocationError {
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        tracing::debug!(?deadline, "handler interrupted at its deadline");
-        return InvocationError::TimedOut { deadline };
+        return classify_interrupt(state, deadline);
     }
     tracing::debug!(error = ?error, "handler trapped");
 
@@ -400,6 +493,11 @@ fn classify_trap(
         error.downcast_ref::<Trap>(),
     ) {
         (Some(rejection), _) => rejection,
+        (None, Some(Trap::StackOverflow)) => format!(
+            "stack overflow: the handler used up its WebAssembly call stack, usually \
+             through unbounded recursion ({})",
+            Trap::StackOverflow
+        ),
         (None, Some(trap)) => trap.to_string(),
         (None, None) => format!("{error:#}"),
     };
@@ -416,11 +514,35 @@ fn classify_trap(
 }
 
 /// Turns a failed instantiation into an [`InvocationError`].
-fn classify_instantiate_error(error: &wasmtime::Error, deadline: Duration) -> InvocationError {
+fn classify_instantiate_error(
+    error: &wasmtime::Error,
+    state: &InvocationState,
+    deadline: Duration,
+) -> InvocationError {
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return InvocationError::TimedOut { deadline };
+        return classify_interrupt(state, deadline);
     }
     InvocationError::Instantiate(format!("{error:#}"))
+}
+
+/// Turns an epoch interruption into the error of the limit that caused it.
+fn classify_interrupt(state: &InvocationState, deadline: Duration) -> InvocationError {
+    match state.budget.exceeded() {
+        Some(Exceeded::CpuTime { limit, used }) => {
+            tracing::debug!(?limit, ?used, "handler interrupted at its CPU time limit");
+            InvocationError::Trapped(format!(
+                "CPU time limit exceeded: the handler used {} ms of CPU time, above its limit \
+                 of {} ms; raise cpu_ms in the [limits] table of the plugin's .toml file or \
+                 make the handler do less work",
+                used.as_millis(),
+                limit.as_millis()
+            ))
+        }
+        Some(Exceeded::Deadline) | None => {
+            tracing::debug!(?deadline, "handler interrupted at its deadline");
+            InvocationError::TimedOut { deadline }
+        }
+    }
 }
 
 /// Returns the last [`STDERR_TAIL_BYTES`] of a guest's stderr on one line,
@@ -467,13 +589,6 @@ fn log_guest_output(state: &InvocationState) {
             super::state::MAX_LOG_MESSAGES,
         );
     }
-}
-
-/// Converts a deadline to epoch ticks, rounding up and adding one tick
-/// because the current tick is already partly over.
-fn deadline_ticks(deadline: Duration) -> u64 {
-    let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
-    u64::try_from(ticks).unwrap_or(u64::MAX)
 }
 
 /// Builds the engine configuration.

@@ -13,6 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::Limits;
 use super::bindings::authkit::plugin::{log, settings, store, types, users};
 use super::bindings::wit_user;
+use super::budget::TimeBudget;
 use super::clock::{DeadlineClock, SleepDeadline};
 use super::data::{self, PluginData};
 use super::output::CapturedOutput;
@@ -51,6 +52,8 @@ pub(super) struct InvocationState {
     pub(super) limiter: Limiter,
     /// The invocation deadline as WASI sleeps see it.
     pub(super) sleep_deadline: SleepDeadline,
+    /// The deadline and CPU time limit as epoch checks see them.
+    pub(super) budget: TimeBudget,
     /// The guest's stdout.
     pub(super) stdout: CapturedOutput,
     /// The guest's stderr.
@@ -65,7 +68,8 @@ pub(super) struct InvocationState {
 }
 
 impl InvocationState {
-    /// Creates the state of one invocation.
+    /// Creates the state of one invocation and starts its clocks, on the
+    /// thread that will run it.
     ///
     /// The WASI context grants no ambient authority: no preopened
     /// directories, no environment variables or arguments, no TCP, UDP or
@@ -96,6 +100,7 @@ impl InvocationState {
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             sleep_deadline: SleepDeadline::new(deadline),
+            budget: TimeBudget::start(deadline, limits.max_cpu_time),
             stdout,
             stderr,
             dropped_log_messages: 0,
@@ -152,7 +157,8 @@ impl Limiter {
         self.rejected_memory_bytes.map(|desired| {
             format!(
                 "memory limit exceeded: the handler tried to grow its memory to {desired} bytes, \
-                 above the limit of {} bytes; raise max_memory_bytes or make the handler use less memory",
+                 above the limit of {} bytes; raise memory_mb in the [limits] table of the \
+                 plugin's .toml file or make the handler use less memory",
                 self.max_memory_bytes
             )
         })

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+mod cache;
+mod hostile;
+
 use super::bindings::authkit::plugin::store as wit_store;
 use super::bindings::authkit::plugin::store::Host as _;
 use super::state::InvocationState;
@@ -602,6 +605,10 @@ fn invalid_limits_rejected() {
         },
         Limits {
             max_table_elements: 0,
+            ..Limits::default()
+        },
+        Limits {
+            max_cpu_time: Some(Duration::ZERO),
             ..Limits::default()
         },
     ];

@@ -4,12 +4,14 @@
 //! trait, so a second backend (PostgreSQL for several hosts) can implement
 //! it without touching them. [`SqliteStore`] is the embedded default.
 
+mod backfill;
 mod schema;
 mod sqlite;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use backfill::{BACKFILL_CURSOR, BACKFILL_EVENT_PREFIX, BackfillPage, backfill_event};
 pub use sqlite::SqliteStore;
 
 use crate::error::Result;
@@ -299,4 +301,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns up to `limit` Action decisions, newest first.
     async fn recent_actions(&self, limit: usize) -> Result<Vec<ActionDecision>>;
+
+    /// Applies one page of users listed by the WorkOS API with the rules of
+    /// [`Store::ingest`] (a row only moves to a newer `updated_at`, a
+    /// tombstone wins) and stores `next_cursor` as the [`BACKFILL_CURSOR`],
+    /// or removes it when `None`, in one transaction. Each inserted user also
+    /// gets the event from [`backfill_event`], so plugins receive a
+    /// `user.created` for it; updated users get no event.
+    async fn backfill_users(
+        &self,
+        users: Vec<User>,
+        next_cursor: Option<String>,
+    ) -> Result<BackfillPage>;
+
+    /// Returns the cursor an import from the WorkOS API stored under `name`.
+    async fn import_cursor(&self, name: &str) -> Result<Option<String>>;
+
+    /// Stores the cursor of an import under `name`, or removes it when `None`.
+    async fn set_import_cursor(&self, name: &str, cursor: Option<String>) -> Result<()>;
 }

@@ -117,6 +117,17 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX action_decisions_by_time ON action_decisions (decided_at_ns);
         "#,
         ),
+        M::up(
+            r#"
+        -- Where each resumable import from the WorkOS API (`backfill`,
+        -- `catch-up`) stopped: the cursor of the next page to request.
+        CREATE TABLE import_cursors (
+            name          TEXT    PRIMARY KEY,
+            cursor        TEXT    NOT NULL,
+            updated_at_ns INTEGER NOT NULL
+        ) STRICT;
+        "#,
+        ),
     ])
 }
 
@@ -143,5 +154,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 8);
+    }
+
+    #[test]
+    fn import_cursors_table_created() {
+        let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut connection).unwrap();
+        let count: i64 = connection
+            .query_row("SELECT count(*) FROM import_cursors", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 0);
     }
 }

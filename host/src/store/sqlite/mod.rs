@@ -3,11 +3,12 @@
 //! Writes go through the group-commit [`writer`]; reads go through a small
 //! pool of read-only connections ([`readers`]). The SQL lives in one module
 //! per table group: [`events`], [`users`], [`deliveries`], [`plugin_store`],
-//! [`actions`].
+//! [`actions`], [`imports`].
 
 mod actions;
 mod deliveries;
 mod events;
+mod imports;
 mod plugin_store;
 mod readers;
 mod users;
@@ -22,8 +23,8 @@ use bytes::Bytes;
 use rusqlite::Connection;
 
 use super::{
-    ActionDecision, Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRecord, IngestOutcome,
-    NewDelivery, Store, StoreWrite, UndispatchedEvent, UserLookup, schema,
+    ActionDecision, BackfillPage, Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
+    IngestOutcome, NewDelivery, Store, StoreWrite, UndispatchedEvent, UserLookup, schema,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -213,6 +214,31 @@ impl Store for SqliteStore {
 
     async fn recent_actions(&self, limit: usize) -> Result<Vec<ActionDecision>> {
         self.read(move |connection| actions::recent(connection, limit))
+            .await
+    }
+
+    async fn backfill_users(
+        &self,
+        users: Vec<User>,
+        next_cursor: Option<String>,
+    ) -> Result<BackfillPage> {
+        self.writer
+            .write(move |connection| {
+                imports::backfill_users(connection, &users, next_cursor.as_deref())
+            })
+            .await
+    }
+
+    async fn import_cursor(&self, name: &str) -> Result<Option<String>> {
+        let name = name.to_owned();
+        self.read(move |connection| imports::cursor(connection, &name))
+            .await
+    }
+
+    async fn set_import_cursor(&self, name: &str, cursor: Option<String>) -> Result<()> {
+        let name = name.to_owned();
+        self.writer
+            .write(move |connection| imports::set_cursor(connection, &name, cursor.as_deref()))
             .await
     }
 }

@@ -12,6 +12,16 @@ pub(super) fn upsert(
     user: &User,
     event_id: &str,
 ) -> rusqlite::Result<UserEffect> {
+    let effect = upsert_effect(connection, user)?;
+    if matches!(effect, UserEffect::Inserted | UserEffect::Updated) {
+        write(connection, user, Some(event_id))?;
+    }
+    Ok(effect)
+}
+
+/// Returns what storing `user` would do, without storing it: a row only
+/// moves to a newer `updated_at`, and a tombstone blocks it.
+pub(super) fn upsert_effect(connection: &Connection, user: &User) -> rusqlite::Result<UserEffect> {
     let tombstoned = connection
         .prepare_cached("SELECT 1 FROM user_tombstones WHERE id = ?1")?
         .exists([&user.id])?;
@@ -23,14 +33,20 @@ pub(super) fn upsert(
         .prepare_cached("SELECT updated_at_ns FROM users WHERE id = ?1")?
         .query_row([&user.id], |row| row.get(0))
         .optional()?;
-    let effect = match stored_updated_at {
-        Some(stored) if stored >= user.updated_at_instant.unix_nanos() => {
-            return Ok(UserEffect::Stale);
-        }
+    Ok(match stored_updated_at {
+        Some(stored) if stored >= user.updated_at_instant.unix_nanos() => UserEffect::Stale,
         Some(_) => UserEffect::Updated,
         None => UserEffect::Inserted,
-    };
+    })
+}
 
+/// Inserts or replaces the user's row. `event_id` is the stored event the
+/// row comes from, if any.
+pub(super) fn write(
+    connection: &Connection,
+    user: &User,
+    event_id: Option<&str>,
+) -> rusqlite::Result<()> {
     connection
         .prepare_cached(
             "INSERT OR REPLACE INTO users (
@@ -57,7 +73,7 @@ pub(super) fn upsert(
             user.raw,
             event_id,
         ])?;
-    Ok(effect)
+    Ok(())
 }
 
 pub(super) fn delete(

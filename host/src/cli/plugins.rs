@@ -1,0 +1,133 @@
+//! `authkit-host plugins`: list a running server's plugins, or check one
+//! component file without a server.
+
+use std::path::PathBuf;
+
+use crate::config::{API_TOKEN_VAR, DEFAULT_LISTEN};
+use crate::error::{Error, Result};
+use crate::http::PluginsReport;
+use crate::plugin::{Limits, PluginRuntime};
+
+/// Flags of `authkit-host plugins`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PluginsArgs {
+    /// Base URL of the running server [default: http://127.0.0.1:8080]
+    #[arg(long, env = "AUTHKIT_SERVER_URL")]
+    pub url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<PluginsCommand>,
+}
+
+/// What to do instead of listing.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum PluginsCommand {
+    /// Load a component as the server would and print its description
+    Check {
+        /// The .wasm file; a .toml file beside it supplies settings
+        file: PathBuf,
+    },
+}
+
+/// Runs the command and returns the text to print.
+pub async fn run(args: &PluginsArgs) -> Result<String> {
+    match &args.command {
+        Some(PluginsCommand::Check { file }) => check(file.clone()).await,
+        None => list(args).await,
+    }
+}
+
+async fn list(args: &PluginsArgs) -> Result<String> {
+    let base = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
+    let url = format!("{}/plugins", base.trim_end_matches('/'));
+    let token = std::env::var(API_TOKEN_VAR)
+        .ok()
+        .filter(|token| !token.is_empty())
+        .ok_or(Error::MissingEnv {
+            variable: API_TOKEN_VAR,
+            hint: "set it to the server's users API token; /plugins needs it",
+        })?;
+    let http_error = |source| Error::Http {
+        url: url.clone(),
+        source,
+    };
+
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(http_error)?;
+    let response = response.error_for_status().map_err(http_error)?;
+    let report: PluginsReport = response.json().await.map_err(http_error)?;
+    Ok(format_report(&report))
+}
+
+fn format_report(report: &PluginsReport) -> String {
+    let mut text = String::new();
+    if report.plugins.is_empty() {
+        text.push_str("no plugins loaded\n");
+    }
+    for plugin in &report.plugins {
+        text.push_str(&format!(
+            "{} {}\n  file: {}\n  sha256: {}\n  loaded at: {}\n  events: {}\n  actions: {}\n  handled {}, failed {}, timed out {}, trapped {}\n  last error: {}\n",
+            plugin.name,
+            plugin.version,
+            plugin.file,
+            plugin.sha256,
+            plugin.loaded_at,
+            list_or_dash(&plugin.events),
+            list_or_dash(&plugin.actions),
+            plugin.handled,
+            plugin.failed,
+            plugin.timed_out,
+            plugin.trapped,
+            plugin.last_error.as_deref().unwrap_or("-"),
+        ));
+    }
+    for error in &report.load_errors {
+        text.push_str(&format!(
+            "failed to load {} (sha256 {}): {}\n",
+            error.file, error.sha256, error.error
+        ));
+    }
+    text
+}
+
+fn list_or_dash(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+async fn check(file: PathBuf) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let runtime = PluginRuntime::new(Limits::default()).map_err(Error::Plugin)?;
+        let settings = crate::registry::read_settings(&file).map_err(|reason| {
+            Error::InvalidSetting {
+                setting: file.with_extension("toml").display().to_string(),
+                reason,
+            }
+        })?;
+        let plugin = runtime.load(&file, settings).map_err(Error::Plugin)?;
+        let info = &plugin.info;
+        let actions: Vec<String> = info.actions.iter().map(|kind| kind.as_str().to_owned()).collect();
+        Ok(format!(
+            "{} is a valid plugin\n  name: {}\n  version: {}\n  sha256: {}\n  events: {}\n  actions: {}\n  settings: {}\n",
+            file.display(),
+            info.name,
+            info.version,
+            plugin.sha256,
+            list_or_dash(&info.events),
+            list_or_dash(&actions),
+            list_or_dash(&plugin.settings().keys().cloned().collect::<Vec<_>>()),
+        ))
+    })
+    .await
+    .map_err(|_| Error::StoreClosed)?
+}

@@ -1,0 +1,423 @@
+//! The set of loaded plugins, keyed by the name each one describes itself
+//! by, kept in step with the plugins folder while the server runs.
+//!
+//! [`PluginRegistry::sync_file`] makes the registry match one file: a new
+//! file is loaded, a changed one replaces its plugin, a removed one unloads
+//! it. A replacement is compiled before the swap, and callers hold an
+//! `Arc<Plugin>`, so invocations already running finish on the old version
+//! while the next ones get the new one. A file that fails to load is
+//! reported by name with the reason, and whatever that file loaded before
+//! keeps serving. [`watch`](crate::registry::watch) calls `sync_file` when
+//! the folder changes.
+
+mod watch;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+pub use watch::{DEBOUNCE, RESCAN_INTERVAL, watch};
+
+use crate::http::error_chain;
+use crate::plugin::{InvocationError, Plugin, PluginRuntime};
+use crate::timestamp::Timestamp;
+
+/// The optional `<plugin>.toml` beside a `.wasm` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginFile {
+    /// String settings the handler reads through the `settings` import.
+    #[serde(default)]
+    settings: BTreeMap<String, String>,
+}
+
+/// Invocation counters of one plugin name, kept across reloads.
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    /// Invocations that succeeded.
+    pub handled: AtomicU64,
+    /// Invocations where the handler returned an error.
+    pub failed: AtomicU64,
+    /// Invocations stopped at their deadline.
+    pub timed_out: AtomicU64,
+    /// Invocations that trapped or could not start.
+    pub trapped: AtomicU64,
+    /// The most recent failure.
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl PluginStats {
+    /// Counts the outcome of one invocation.
+    pub fn record<T>(&self, result: &Result<T, InvocationError>) {
+        let counter = match result {
+            Ok(_) => &self.handled,
+            Err(InvocationError::Failed(_)) => &self.failed,
+            Err(InvocationError::TimedOut { .. }) => &self.timed_out,
+            Err(InvocationError::Trapped(_) | InvocationError::Instantiate(_)) => &self.trapped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+
+        if let Err(error) = result
+            && let Ok(mut last_error) = self.last_error.lock()
+        {
+            *last_error = Some(error.to_string());
+        }
+    }
+}
+
+/// A loaded plugin with what the status page shows about it.
+#[derive(Debug, Clone)]
+pub struct LoadedPlugin {
+    /// The plugin.
+    pub plugin: Arc<Plugin>,
+    /// When this version was loaded.
+    pub loaded_at: Timestamp,
+    /// Counters of the plugin's name.
+    pub stats: Arc<PluginStats>,
+}
+
+/// A file that failed to load, for the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The `.wasm` file.
+    pub file: PathBuf,
+    /// The SHA-256 of the bytes that failed.
+    pub sha256: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// What the registry last did with one `.wasm` file.
+#[derive(Debug, Clone, Default)]
+struct FileState {
+    /// The fingerprint of the bytes and settings last tried.
+    fingerprint: String,
+    /// The plugin name the file serves, if it loaded.
+    name: Option<String>,
+    /// Why the last attempt failed, if it did.
+    error: Option<LoadError>,
+}
+
+#[derive(Default)]
+struct State {
+    by_name: BTreeMap<String, LoadedPlugin>,
+    by_file: BTreeMap<PathBuf, FileState>,
+    stats: BTreeMap<String, Arc<PluginStats>>,
+}
+
+/// What [`PluginRegistry::sync_file`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// The file and its settings are as last loaded or tried.
+    Unchanged,
+    /// A plugin was loaded from a new file.
+    Loaded(String),
+    /// A plugin was replaced by a new version.
+    Reloaded(String),
+    /// The file is gone and its plugin was unloaded.
+    Unloaded(String),
+    /// The file failed to load; any previous version keeps serving.
+    Failed(LoadError),
+    /// The file is gone and had loaded nothing.
+    Removed,
+}
+
+/// The loaded plugins and the plugins folder they come from.
+pub struct PluginRegistry {
+    runtime: Arc<PluginRuntime>,
+    dir: PathBuf,
+    state: RwLock<State>,
+    /// Woken on every change to the set of loaded plugins.
+    changed: Notify,
+}
+
+impl PluginRegistry {
+    /// Creates an empty registry for the plugins in `dir`.
+    pub fn new(runtime: Arc<PluginRuntime>, dir: PathBuf) -> Self {
+        Self {
+            runtime,
+            dir,
+            state: RwLock::default(),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Returns the plugins folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads every `.wasm` file in the folder, in name order, logging each
+    /// one that fails. A missing folder is created, so it can be watched.
+    pub async fn load_all(&self) {
+        if !self.dir.exists() {
+            match std::fs::create_dir_all(&self.dir) {
+                Ok(()) => {
+                    tracing::info!(plugins = %self.dir.display(), "created the empty plugins folder")
+                }
+                Err(error) => {
+                    tracing::warn!(plugins = %self.dir.display(), %error, "cannot create the plugins folder")
+                }
+            }
+        }
+
+        match wasm_files(&self.dir) {
+            Ok(files) => {
+                for file in files {
+                    self.sync_file(&file).await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(plugins = %self.dir.display(), %error, "cannot list the plugins folder; no plugins loaded");
+            }
+        }
+    }
+
+    /// Makes the registry match one `.wasm` file and its settings file.
+    pub async fn sync_file(&self, wasm: &Path) -> SyncOutcome {
+        let Some(fingerprint) = fingerprint(wasm) else {
+            return self.unload_file(wasm);
+        };
+        let unchanged = self
+            .read_state()
+            .by_file
+            .get(wasm)
+            .is_some_and(|state| state.fingerprint == fingerprint);
+        if unchanged {
+            return SyncOutcome::Unchanged;
+        }
+
+        let runtime = Arc::clone(&self.runtime);
+        let path = wasm.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || load_file(&runtime, &path))
+            .await
+            .unwrap_or_else(|error| Err(format!("loading panicked: {error}")));
+
+        match loaded {
+            Ok(plugin) => self.install(wasm, fingerprint, plugin),
+            Err(reason) => self.record_failure(wasm, fingerprint, reason),
+        }
+    }
+
+    fn install(&self, wasm: &Path, fingerprint: String, plugin: Plugin) -> SyncOutcome {
+        let name = plugin.info.name.clone();
+        let mut state = self.write_state();
+
+        if let Some(other) = state.by_name.get(&name)
+            && other.plugin.path != wasm
+        {
+            let reason = format!(
+                "plugin name {name:?} is already loaded from {}; rename one of them",
+                other.plugin.path.display()
+            );
+            drop(state);
+            return self.record_failure(wasm, fingerprint, reason);
+        }
+
+        // A new version may describe itself under another name; the old
+        // name then stops being served from this file.
+        let previous_name = state.by_file.get(wasm).and_then(|file| file.name.clone());
+        if let Some(previous) = previous_name.as_ref().filter(|previous| **previous != name) {
+            state.by_name.remove(previous);
+            tracing::info!(plugin = %previous, file = %wasm.display(), "plugin unloaded: its file now describes another name");
+        }
+
+        let stats = Arc::clone(state.stats.entry(name.clone()).or_default());
+        let replaced = state.by_name.contains_key(&name);
+        tracing::info!(
+            plugin = %name,
+            version = %plugin.info.version,
+            file = %wasm.display(),
+            sha256 = %plugin.sha256,
+            events = ?plugin.info.events,
+            actions = ?plugin.info.actions.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
+            "{}",
+            if replaced { "plugin reloaded" } else { "plugin loaded" }
+        );
+        state.by_name.insert(
+            name.clone(),
+            LoadedPlugin {
+                plugin: Arc::new(plugin),
+                loaded_at: Timestamp::now(),
+                stats,
+            },
+        );
+        state.by_file.insert(
+            wasm.to_owned(),
+            FileState {
+                fingerprint,
+                name: Some(name.clone()),
+                error: None,
+            },
+        );
+        drop(state);
+
+        self.changed.notify_waiters();
+        if replaced {
+            SyncOutcome::Reloaded(name)
+        } else {
+            SyncOutcome::Loaded(name)
+        }
+    }
+
+    fn record_failure(&self, wasm: &Path, fingerprint: String, reason: String) -> SyncOutcome {
+        let sha256 = fingerprint
+            .split_once(':')
+            .map_or(fingerprint.as_str(), |(hash, _)| hash)
+            .to_owned();
+        let error = LoadError {
+            file: wasm.to_owned(),
+            sha256: sha256.clone(),
+            reason: reason.clone(),
+        };
+
+        let mut state = self.write_state();
+        let file = state.by_file.entry(wasm.to_owned()).or_default();
+        file.fingerprint = fingerprint;
+        file.error = Some(error.clone());
+        let serving = file.name.clone();
+        drop(state);
+
+        tracing::error!(
+            file = %wasm.display(),
+            %sha256,
+            %reason,
+            still_serving = serving.as_deref().unwrap_or("-"),
+            "plugin failed to load"
+        );
+        SyncOutcome::Failed(error)
+    }
+
+    fn unload_file(&self, wasm: &Path) -> SyncOutcome {
+        let mut state = self.write_state();
+        let Some(file) = state.by_file.remove(wasm) else {
+            return SyncOutcome::Unchanged;
+        };
+        let Some(name) = file.name else {
+            return SyncOutcome::Removed;
+        };
+        let sha256 = state
+            .by_name
+            .remove(&name)
+            .map(|loaded| loaded.plugin.sha256.clone());
+        drop(state);
+
+        tracing::info!(plugin = %name, file = %wasm.display(), sha256 = sha256.as_deref().unwrap_or("-"), "plugin unloaded: its file was removed");
+        self.changed.notify_waiters();
+        SyncOutcome::Unloaded(name)
+    }
+
+    /// Returns the plugin with this name, if loaded.
+    pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.read_state()
+            .by_name
+            .get(name)
+            .map(|loaded| Arc::clone(&loaded.plugin))
+    }
+
+    /// Returns every loaded plugin, in name order.
+    pub fn snapshot(&self) -> Vec<Arc<Plugin>> {
+        self.read_state()
+            .by_name
+            .values()
+            .map(|loaded| Arc::clone(&loaded.plugin))
+            .collect()
+    }
+
+    /// Returns every loaded plugin with its status, in name order.
+    pub fn status(&self) -> Vec<LoadedPlugin> {
+        self.read_state().by_name.values().cloned().collect()
+    }
+
+    /// Returns the files whose last load failed.
+    pub fn load_errors(&self) -> Vec<LoadError> {
+        self.read_state()
+            .by_file
+            .values()
+            .filter_map(|file| file.error.clone())
+            .collect()
+    }
+
+    /// Returns the counters of a plugin name, creating them on first use.
+    pub fn stats(&self, name: &str) -> Arc<PluginStats> {
+        if let Some(stats) = self.read_state().stats.get(name) {
+            return Arc::clone(stats);
+        }
+        Arc::clone(self.write_state().stats.entry(name.to_owned()).or_default())
+    }
+
+    /// Returns the `.wasm` files the registry knows, loaded or failed.
+    fn known_files(&self) -> Vec<PathBuf> {
+        self.read_state().by_file.keys().cloned().collect()
+    }
+
+    /// Completes after the next change to the set of loaded plugins.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Lists the `.wasm` files directly in `dir`, sorted.
+fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| is_wasm(path) && path.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn is_wasm(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+/// Returns `<sha256 of the wasm>:<sha256 of its settings file>`, or `None`
+/// when the `.wasm` file cannot be read (it was removed).
+fn fingerprint(wasm: &Path) -> Option<String> {
+    let bytes = std::fs::read(wasm).ok()?;
+    let settings = std::fs::read(wasm.with_extension("toml")).unwrap_or_default();
+    Some(format!(
+        "{}:{}",
+        hex::encode(Sha256::digest(&bytes)),
+        hex::encode(Sha256::digest(&settings))
+    ))
+}
+
+fn load_file(runtime: &PluginRuntime, path: &Path) -> Result<Plugin, String> {
+    let settings = read_settings(path)?;
+    runtime
+        .load(path, settings)
+        .map_err(|error| error_chain(&error))
+}
+
+/// Reads `[settings]` from the `.toml` file beside a plugin, if there is one.
+pub fn read_settings(wasm: &Path) -> Result<BTreeMap<String, String>, String> {
+    let path = wasm.with_extension("toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(BTreeMap::new());
+        }
+        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+    };
+    let file: PluginFile = toml::from_str(&text)
+        .map_err(|error| format!("invalid plugin config {}: {error}", path.display()))?;
+    Ok(file.settings)
+}

@@ -1,0 +1,137 @@
+//! Watching the plugins folder and syncing the registry with it.
+//!
+//! File system notifications mark files dirty; a file is synced once no
+//! notification has arrived for it for [`DEBOUNCE`], so a copy in progress
+//! is not loaded half-written as long as it keeps writing. A full rescan
+//! every [`RESCAN_INTERVAL`] catches anything a notification missed, and a
+//! file that failed to load is tried again whenever its bytes change.
+//! Renaming a complete file into the folder is the reliable way to deploy.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::{PluginRegistry, SyncOutcome, is_wasm, wasm_files};
+
+/// How long a file must be quiet before it is synced.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How often the whole folder is compared with the registry.
+pub const RESCAN_INTERVAL: Duration = Duration::from_secs(2);
+/// How often dirty files are checked against the debounce time.
+const TICK: Duration = Duration::from_millis(25);
+
+/// Watches the registry's folder until the returned task is aborted.
+///
+/// When notifications are unavailable (the folder is missing, or the
+/// platform refuses a watch) it falls back to the periodic rescan alone.
+pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
+    let (events, mut received) = mpsc::unbounded_channel::<PathBuf>();
+    let dir = registry.dir().to_owned();
+
+    let watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+        if let Ok(event) = result {
+            for path in event.paths {
+                let _ = events.send(path);
+            }
+        }
+    })
+    .and_then(|mut watcher| {
+        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        Ok(watcher)
+    });
+    let watcher = match watcher {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!(plugins = %dir.display(), %error, "cannot watch the plugins folder; checking it every {RESCAN_INTERVAL:?} instead");
+            None
+        }
+    };
+
+    tokio::spawn(async move {
+        // The watcher stops when dropped, so the task keeps it.
+        let _watcher = watcher;
+        let mut dirty: HashMap<PathBuf, Instant> = HashMap::new();
+        let mut stamps: HashMap<PathBuf, Stamp> = HashMap::new();
+        let mut tick = tokio::time::interval(TICK);
+        let mut rescan = tokio::time::interval(RESCAN_INTERVAL);
+
+        loop {
+            tokio::select! {
+                Some(path) = received.recv() => {
+                    if let Some(wasm) = wasm_path_for(&path) {
+                        dirty.insert(wasm, Instant::now());
+                    }
+                }
+                _ = tick.tick() => {
+                    let quiet: Vec<PathBuf> = dirty
+                        .iter()
+                        .filter(|(_, changed)| changed.elapsed() >= DEBOUNCE)
+                        .map(|(path, _)| path.clone())
+                        .collect();
+                    for path in quiet {
+                        dirty.remove(&path);
+                        sync(&registry, &path).await;
+                    }
+                }
+                _ = rescan.tick() => {
+                    for path in changed_files(&registry, &mut stamps) {
+                        dirty.entry(path).or_insert_with(Instant::now);
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Maps a changed path to the `.wasm` file it concerns: the file itself, or
+/// the plugin whose settings file changed.
+fn wasm_path_for(path: &Path) -> Option<PathBuf> {
+    if is_wasm(path) {
+        return Some(path.to_owned());
+    }
+    if path.extension().is_some_and(|ext| ext == "toml") {
+        return Some(path.with_extension("wasm"));
+    }
+    None
+}
+
+/// The size and modification time of a `.wasm` file and its settings file.
+type Stamp = (Option<(u64, SystemTime)>, Option<(u64, SystemTime)>);
+
+fn stamp(wasm: &Path) -> Stamp {
+    let of = |path: &Path| {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some((metadata.len(), metadata.modified().ok()?))
+    };
+    (of(wasm), of(&wasm.with_extension("toml")))
+}
+
+/// Returns the files whose size or modification time changed since the
+/// last rescan, including files the registry knows that have gone.
+fn changed_files(registry: &PluginRegistry, stamps: &mut HashMap<PathBuf, Stamp>) -> Vec<PathBuf> {
+    let mut files = wasm_files(registry.dir()).unwrap_or_default();
+    for known in registry.known_files() {
+        if !files.contains(&known) {
+            files.push(known);
+        }
+    }
+
+    files
+        .into_iter()
+        .filter(|path| {
+            let current = stamp(path);
+            stamps.insert(path.clone(), current) != Some(current)
+        })
+        .collect()
+}
+
+async fn sync(registry: &PluginRegistry, path: &Path) {
+    let outcome = registry.sync_file(path).await;
+    if !matches!(outcome, SyncOutcome::Unchanged) {
+        tracing::debug!(file = %path.display(), ?outcome, "synced plugin file");
+    }
+}

@@ -1,0 +1,341 @@
+//! Plugins added, replaced, broken and removed while the server runs, and
+//! the `/plugins` status and `plugins` command.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{
+    Options, TestResult, TestServer, command, test_plugins_dir, user_event, wait_until,
+};
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Copies a test plugin to `dir/<name>.wasm` through a temporary name and
+/// a rename, the reliable way to deploy.
+fn deploy(dir: &Path, component: &str, name: &str) -> TestResult {
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!(".{name}.wasm.part"));
+    std::fs::copy(
+        test_plugins_dir()?.join(format!("{component}.wasm")),
+        &temporary,
+    )?;
+    std::fs::rename(&temporary, dir.join(format!("{name}.wasm")))?;
+    Ok(())
+}
+
+async fn plugins_report(server: &TestServer) -> TestResult<Value> {
+    let (status, report) = server.get_with_token("/plugins").await?;
+    assert_eq!(status, 200, "{report}");
+    Ok(report)
+}
+
+async fn loaded_names(server: &TestServer) -> TestResult<Vec<String>> {
+    let report = plugins_report(server).await?;
+    Ok(report["plugins"]
+        .as_array()
+        .ok_or("no plugins array")?
+        .iter()
+        .filter_map(|plugin| plugin["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+async fn post_users(server: &TestServer, prefix: &str, count: usize) -> TestResult {
+    for index in 0..count {
+        let body = user_event(
+            &format!("event_{prefix}_{index}"),
+            "user.created",
+            &format!("user_{prefix}_{index}"),
+            "reload@example.com",
+            "2026-11-02T09:00:00Z",
+        );
+        let (status, reply) = server.post_webhook(&body).await?;
+        assert_eq!(status, 200, "{reply}");
+    }
+    Ok(())
+}
+
+fn counted(server: &TestServer) -> TestResult<u64> {
+    Ok(server
+        .db()?
+        .plugin_value("counter", "count")?
+        .map_or(Ok(0), |count| count.parse())?)
+}
+
+#[tokio::test]
+async fn new_file_loaded_without_restart() -> TestResult {
+    let server = TestServer::start().await?;
+    assert!(loaded_names(&server).await?.is_empty());
+
+    deploy(&server.plugins_dir(), "counter", "counter")?;
+
+    let mut names = Vec::new();
+    for _ in 0..300 {
+        names = loaded_names(&server).await?;
+        if !names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(names, vec!["counter"]);
+    post_users(&server, "new", 5).await?;
+    wait_until(SETTLE, "the new plugin handles the events", || {
+        Ok(counted(&server)? == 5)
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn replacement_handles_each_event_once() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", Some("[settings]\nspin_ms = \"1\"\n".to_owned()))],
+        ..Options::default()
+    })
+    .await?;
+    let first_load = plugins_report(&server).await?["plugins"][0]["loaded_at"].clone();
+    let settings = server.plugins_dir().join("counter.toml");
+
+    // Each settings change is a new version of the plugin; events keep
+    // streaming in while the versions swap.
+    for round in 0..4 {
+        std::fs::write(
+            &settings,
+            format!(
+                "[settings]\nspin_ms = \"{}\"\nround = \"{round}\"\n",
+                round % 2
+            ),
+        )?;
+        post_users(&server, &format!("swap{round}"), 40).await?;
+        deploy(&server.plugins_dir(), "counter", "counter")?;
+    }
+
+    wait_until(SETTLE, "every event is handled", || {
+        let db = server.db()?;
+        Ok(db.undispatched()? == 0 && db.deliveries()?.is_empty())
+    })
+    .await?;
+    assert_eq!(counted(&server)?, 160);
+    let seen = server
+        .db()?
+        .plugin_keys("counter")?
+        .iter()
+        .filter(|key| key.starts_with("seen/"))
+        .count();
+    assert_eq!(seen, 160);
+    // The last settings file differs from the first, so a reload happens.
+    let mut report = plugins_report(&server).await?;
+    for _ in 0..300 {
+        if report["plugins"][0]["loaded_at"] != first_load {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        report = plugins_report(&server).await?;
+    }
+    assert_ne!(report["plugins"][0]["loaded_at"], first_load, "{report}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn broken_replacement_keeps_previous_version() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None)],
+        ..Options::default()
+    })
+    .await?;
+    let dir = server.plugins_dir();
+    let temporary = dir.join(".broken.part");
+    std::fs::write(&temporary, b"\0asm\x0d\0\x01\0 truncated component")?;
+    std::fs::rename(&temporary, dir.join("counter.wasm"))?;
+
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(&server).await?;
+        if report["load_errors"]
+            .as_array()
+            .is_some_and(|errors| !errors.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = &report["load_errors"][0];
+    assert!(
+        error["file"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("counter.wasm"),
+        "{report}"
+    );
+    assert!(
+        !error["error"].as_str().unwrap_or_default().is_empty(),
+        "{report}"
+    );
+    assert_eq!(report["plugins"][0]["name"], "counter", "{report}");
+
+    post_users(&server, "broken", 3).await?;
+    wait_until(SETTLE, "the previous version still handles events", || {
+        Ok(counted(&server)? == 3)
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow_copy_not_reported_broken() -> TestResult {
+    let server = TestServer::start().await?;
+    let bytes = std::fs::read(test_plugins_dir()?.join("counter.wasm"))?;
+    let target = server.plugins_dir().join("counter.wasm");
+    std::fs::create_dir_all(server.plugins_dir())?;
+
+    // Write the component straight into place in pieces, pausing for less
+    // than the debounce time between them.
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&target)?;
+        for chunk in bytes.chunks(bytes.len() / 8 + 1) {
+            file.write_all(chunk)?;
+            file.flush()?;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(&server).await?;
+        if report["plugins"]
+            .as_array()
+            .is_some_and(|plugins| !plugins.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(report["plugins"][0]["name"], "counter", "{report}");
+    assert_eq!(report["load_errors"], serde_json::json!([]), "{report}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn removed_plugin_resumes_when_restored() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", Some("[settings]\nspin_ms = \"20\"\n".to_owned()))],
+        ..Options::default()
+    })
+    .await?;
+    post_users(&server, "removed", 60).await?;
+    wait_until(SETTLE, "some events are handled", || {
+        Ok(counted(&server)? > 0)
+    })
+    .await?;
+
+    std::fs::remove_file(server.plugins_dir().join("counter.wasm"))?;
+    let mut names = vec!["counter".to_owned()];
+    for _ in 0..300 {
+        names = loaded_names(&server).await?;
+        if names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(names.is_empty(), "{names:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let while_removed = counted(&server)?;
+    let pending = server.db()?.deliveries()?.len();
+    assert!(pending > 0, "every event was handled before the removal");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        counted(&server)?,
+        while_removed,
+        "a removed plugin kept handling events"
+    );
+
+    deploy(&server.plugins_dir(), "counter", "counter")?;
+    wait_until(SETTLE, "the restored plugin handles the rest", || {
+        Ok(server.db()?.deliveries()?.is_empty())
+    })
+    .await?;
+    assert_eq!(counted(&server)?, 60);
+    Ok(())
+}
+
+// Multi-threaded, because the `plugins` command below blocks this thread
+// while the in-process server answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_failures() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("failing-handler", None)],
+        max_attempts: Some(1),
+        ..Options::default()
+    })
+    .await?;
+    post_users(&server, "ok", 2).await?;
+    let failing = user_event(
+        "event_status_fail",
+        "user.created",
+        "user_status_fail",
+        "fail@example.com",
+        "2026-11-02T09:00:00Z",
+    );
+    server.post_webhook(&failing).await?;
+
+    wait_until(SETTLE, "every delivery is done or dead", || {
+        let db = server.db()?;
+        Ok(db.undispatched()? == 0 && db.deliveries()?.iter().all(|delivery| delivery.2 == "dead"))
+    })
+    .await?;
+    let report = plugins_report(&server).await?;
+    let plugin = &report["plugins"][0];
+    assert_eq!(plugin["handled"], 2, "{report}");
+    assert_eq!(plugin["failed"], 1, "{report}");
+    assert!(
+        plugin["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("event_status_fail"),
+        "{report}"
+    );
+    assert_eq!(plugin["sha256"].as_str().map(str::len), Some(64));
+
+    let listed = command()
+        .args(["plugins", "--url", &server.url("")])
+        .env("AUTHKIT_API_TOKEN", crate::support::API_TOKEN)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(stdout.contains("failing-handler"), "{stdout}");
+    assert!(stdout.contains("handled 2, failed 1"), "{stdout}");
+    Ok(())
+}
+
+#[test]
+fn check_command_validates_a_file() -> TestResult {
+    let good = command()
+        .args(["plugins", "check"])
+        .arg(test_plugins_dir()?.join("deny-gmail.wasm"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(stdout.contains("name: deny-gmail"), "{stdout}");
+    assert!(stdout.contains("actions: user-registration"), "{stdout}");
+
+    let dir = tempfile::tempdir()?;
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"not a component")?;
+    let bad = command()
+        .args(["plugins", "check"])
+        .arg(&garbage)
+        .output()?;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("garbage.wasm"));
+    Ok(())
+}
