@@ -103,8 +103,9 @@ build_python_audit() {
     fi
     install_python_tools
     echo "building python-audit with componentize-py" >&2
-    # The app module is `app`; `-p` puts the example and the SDK package on
-    # the component's Python path.
+    # The app module is `app`, and `-p` puts the example and the SDK package
+    # on the component's Python path. The interpreter that imports them at
+    # build time writes __pycache__ folders beside them, which git ignores.
     "$venv/bin/componentize-py" --quiet -d "$wit_dir" -w "$WORLD" componentize app \
         -p "$example" -p "$python_sdk" -o "$output.tmp"
     mv "$output.tmp" "$output"

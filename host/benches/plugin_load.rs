@@ -7,7 +7,7 @@
 //! - uncached: a runtime without a cache, so the component is compiled;
 //! - cold: a runtime with an empty cache folder, so the component is
 //!   compiled and the artifact written;
-//! - cached: a runtime whose cache folder already holds the artifact.
+//! - cached: a runtime whose cache folder already contains the artifact.
 //!
 //! A load includes reading the file, hashing it, compiling or reading the
 //! cache, pre-linking and the `describe` call; creating the runtime is not

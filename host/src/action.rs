@@ -3,7 +3,7 @@
 //!
 //! Every loaded plugin that declares the action's kind runs, one after the
 //! other in plugin name order, until one denies: any deny wins and its
-//! message is answered, otherwise the action is allowed. One deadline bounds
+//! message is returned, otherwise the action is allowed. One deadline bounds
 //! the whole decision. When a plugin fails, traps or runs past the deadline,
 //! or no plugin handles the kind, the configured fallback verdict is
 //! answered instead, so WorkOS is never left waiting.
@@ -29,11 +29,11 @@ use crate::timestamp::Timestamp;
 /// The longest `error_message` WorkOS accepts, in characters.
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 
-/// The message answered with a fallback deny.
+/// The message sent with a fallback deny.
 pub const FALLBACK_DENY_MESSAGE: &str =
     "This request could not be checked right now. Please try again later.";
 
-/// The message answered when a plugin denies without one.
+/// The message sent when a plugin denies without one.
 const EMPTY_DENY_MESSAGE: &str = "This request was denied.";
 
 /// Settings for deciding Actions.

@@ -5,10 +5,10 @@
 //! `examples/build-polyglot-plugins.sh` builds them into
 //! `target/test-plugins`, which needs Python 3.10+ and Node.js 20+ with npm;
 //! the script installs its pinned tools under `target/` on first use. Each
-//! load compiles a 12-19 MB component, which keeps both cores of a small
-//! machine busy for 20-30 s, so every test loads each component at most
-//! once, and loads take turns (`COMPILING`) so that tests running beside
-//! them are slowed less.
+//! load compiles a 12-19 MB component, which kept both cores of a 2-core
+//! machine busy for 10-30 s. So every test loads each component at most
+//! once, and loads take turns (`COMPILING`) to slow the tests running
+//! beside them less.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -415,5 +415,47 @@ fn polyglot_cost_report() -> TestResult {
             Box::new(|| action(&domains, AUTHENTICATION, &empty)),
         ),
     ])?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn python_plugin_hot_loaded() -> TestResult {
+    let source = polyglot_plugins_dir()?.join("python-audit.wasm");
+    let server = TestServer::start().await?;
+    let compiling = COMPILING.lock().await;
+
+    // Deploy into the running server the reliable way: copy, then rename.
+    let plugins = server.plugins_dir();
+    let temporary = plugins.join(".python-audit.wasm.part");
+    std::fs::copy(&source, &temporary)?;
+    std::fs::rename(&temporary, plugins.join("python-audit.wasm"))?;
+
+    let started = std::time::Instant::now();
+    loop {
+        let (status, report) = server.get_with_token("/plugins").await?;
+        assert_eq!(status, 200, "{report}");
+        if report["plugins"][0]["name"] == "python-audit" {
+            break;
+        }
+        if started.elapsed() > SETTLE {
+            return Err(format!("python-audit did not load within {SETTLE:?}: {report}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(compiling);
+
+    for (name, body) in sample_events()? {
+        let (status, reply) = server.post_webhook(&body).await?;
+        assert_eq!(status, 200, "{name}: {reply}");
+    }
+    wait_until(SETTLE, "every delivery is done", || {
+        let db = server.db()?;
+        Ok(db.undispatched()? == 0 && db.deliveries()?.is_empty())
+    })
+    .await?;
+    assert_eq!(
+        server.db()?.plugin_keys("python-audit")?,
+        expected_audit_keys()
+    );
     Ok(())
 }

@@ -2,12 +2,12 @@
 //!
 //! Epoch interruption gives a check every [`EPOCH_TICK`] while WebAssembly
 //! runs, but the epoch counts wall-clock time. So the store's epoch
-//! deadline only says when to look next: at each expiry [`TimeBudget`]
-//! reads the wall clock and the invoking thread's CPU clock, interrupts the
-//! guest if either limit is used up, and otherwise sets the next check for
-//! when the first of them could run out. CPU time never advances faster
-//! than wall-clock time on one thread, so no limit is passed by more than
-//! about one tick before its check runs. Checks happen only inside
+//! deadline only sets when to look next. At each expiry [`TimeBudget`]
+//! reads the wall clock and the invoking thread's CPU clock. It interrupts
+//! the guest if either limit is used up, and otherwise sets the next check
+//! for when the first of them could run out. CPU time never advances
+//! faster than wall-clock time on one thread, so no limit is passed by more
+//! than about one tick before its check runs. Checks happen only inside
 //! WebAssembly, so a slow host call delays them until it returns.
 
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use wasmtime::UpdateDeadline;
 
 use super::runtime::EPOCH_TICK;
 
-/// Which limit ended an invocation.
+/// The limit that ended an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Exceeded {
     /// The wall-clock deadline passed.
@@ -107,9 +107,8 @@ fn thread_cpu_time() -> Duration {
     Duration::try_from(now).unwrap_or_default()
 }
 
-/// Returns the time since a fixed instant, because this platform has no
-/// per-thread CPU clock that the runtime reads; the CPU limit then counts
-/// wall-clock time.
+/// Returns the time since a fixed instant. The runtime reads no per-thread
+/// CPU clock on this platform, so the CPU limit counts wall-clock time.
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 fn thread_cpu_time() -> Duration {
     static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

@@ -1,15 +1,18 @@
 //! The on-disk cache of compiled components.
 //!
-//! Wasmtime's own cache (the `cache` cargo feature) does the work: compiling
-//! a component first looks up an entry keyed by the SHA-256 of the
-//! component's bytes together with everything in the engine configuration
-//! that affects code generation (target, Cranelift flags, tunables such as
+//! Wasmtime's own cache, from its `cache` cargo feature, does the work.
+//! Compiling a component first looks up an entry keyed by one SHA-256 over
+//! the component's bytes and everything in the engine configuration that
+//! affects code generation: the target, Cranelift flags, tunables such as
 //! the memory reservation, enabled WebAssembly features and the wasmtime
-//! version). A hit loads the machine code from the entry and skips
-//! Cranelift; a miss compiles and writes the entry. Entries are
-//! zstd-compressed files under `<dir>/modules/wasmtime-<version>/`, and a
-//! background thread of wasmtime's deletes the least recently used ones
-//! once the folder holds more than 512 MiB or 65,536 files, checked hourly.
+//! version. A hit loads the machine code from the entry and skips
+//! Cranelift, and a miss compiles and writes the entry.
+//!
+//! Entries are zstd-compressed files under `<dir>/modules/wasmtime-<version>/`
+//! (wasmtime 48). A background thread of wasmtime's recompresses an entry
+//! harder once it has been used 256 times. After it writes a new entry, at
+//! most once an hour, it deletes the least recently used entries if the
+//! folder contains more than 512 MiB or 65,536 files.
 //!
 //! Wasmtime runs a cache entry's machine code without verifying it, so
 //! anyone who can write to the folder can run code in the server. The

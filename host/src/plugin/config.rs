@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{PluginError, PluginLimits};
 
-/// What a plugin's `<name>.toml` sets.
+/// The settings and limit overrides of a plugin's `<name>.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PluginConfig {
     /// String settings the handler reads through the `settings` import.

@@ -27,7 +27,7 @@ pub enum PluginError {
     Cache {
         /// The cache folder.
         path: PathBuf,
-        /// What failed and how to fix it.
+        /// The failure and its fix.
         reason: String,
     },
     /// A plugin's `<name>.toml` exists but could not be read.
@@ -48,7 +48,7 @@ pub enum PluginError {
         /// The config file, or the handler file when the config did not
         /// come from a file.
         path: PathBuf,
-        /// What is wrong and what is accepted.
+        /// The problem and the accepted values.
         reason: String,
     },
     /// The file could not be read.
@@ -151,7 +151,7 @@ pub enum InvocationError {
     Failed(String),
     /// The handler trapped: it panicked, hit a WebAssembly trap, overflowed
     /// its stack, exceeded its memory or CPU time limit or called `exit`.
-    /// The text says which, with the end of what the handler wrote to
+    /// The message names the cause and ends with the tail of the handler's
     /// stderr.
     #[error("the handler trapped: {0}")]
     Trapped(String),

@@ -2,11 +2,12 @@
 //!
 //! A handler is a component for the `authkit-handler` world of
 //! `wit/authkit-plugin.wit`. [`read_plugin_config`] reads the settings and
-//! limit overrides of its `<name>.toml`, [`PluginRuntime::load_with`]
-//! compiles the file into a [`Plugin`] (or loads it from the runtime's
-//! compiled-component cache), and [`Plugin::handle_event`] and
+//! limit overrides of its `<name>.toml`. [`PluginRuntime::load_with`]
+//! compiles the file into a [`Plugin`], or loads it from the runtime's
+//! compiled-component cache. [`Plugin::handle_event`] and
 //! [`Plugin::handle_action`] call it, each time in a fresh instance with its
-//! own memory limit, deadline and CPU time limit. A handler reaches the outside only through the host imports
+//! own memory limit, deadline and CPU time limit. A handler reaches the
+//! outside only through the host imports
 //! (`log`, `users`, `settings` and its private `store`), which this module
 //! routes to a [`PluginData`] the caller supplies per invocation, and
 //! through WASI with no files, environment, network or terminal.

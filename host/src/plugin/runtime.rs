@@ -173,12 +173,13 @@ impl PluginRuntime {
     /// [`read_plugin_config`](super::read_plugin_config) returns it.
     ///
     /// Applies the config's limits to the runtime's and rejects values out
-    /// of range, then compiles the component (or loads it from the cache),
-    /// checks that it targets the `authkit-handler` world at a 0.1.x
-    /// version, pre-instantiates it, and calls `describe` in a fresh
-    /// instance under the plugin's limits. Compiling takes from tens of
-    /// milliseconds to seconds, so call this on a blocking thread. The file
-    /// is read once, and later changes to it have no effect.
+    /// of range. Then compiles the component, or loads it from the cache,
+    /// and checks that it targets the `authkit-handler` world at a 0.1.x
+    /// version. Last it pre-instantiates the component and calls
+    /// `describe` in a fresh instance under the plugin's limits. Compiling
+    /// takes from tens of milliseconds to seconds, so call this on a
+    /// blocking thread. The file is read once, and later changes to it have
+    /// no effect.
     #[tracing::instrument(skip_all, fields(path = %path.display()))]
     pub fn load_with(&self, path: &Path, config: &PluginConfig) -> Result<Plugin, PluginError> {
         let limits =

@@ -88,18 +88,18 @@ pub struct LoadError {
     pub file: PathBuf,
     /// The SHA-256 of the bytes that failed.
     pub sha256: String,
-    /// Why it failed.
+    /// The failure, for operators.
     pub reason: String,
 }
 
-/// What the registry last did with one `.wasm` file.
+/// The registry's record of one `.wasm` file.
 #[derive(Debug, Clone, Default)]
 struct FileState {
     /// The fingerprint of the bytes and settings last tried.
     fingerprint: String,
     /// The plugin name the file serves, if it loaded.
     name: Option<String>,
-    /// Why the last attempt failed, if it did.
+    /// The last attempt's failure, if it failed.
     error: Option<LoadError>,
 }
 
@@ -110,7 +110,7 @@ struct State {
     stats: BTreeMap<String, Arc<PluginStats>>,
 }
 
-/// What [`PluginRegistry::sync_file`] did.
+/// The result of [`PluginRegistry::sync_file`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncOutcome {
     /// The file and its settings are as last loaded or tried.
@@ -351,7 +351,7 @@ impl PluginRegistry {
         Arc::clone(self.write_state().stats.entry(name.to_owned()).or_default())
     }
 
-    /// Returns the `.wasm` files the registry knows, loaded or failed.
+    /// Returns the `.wasm` files the registry has a record of, loaded or failed.
     fn known_files(&self) -> Vec<PathBuf> {
         self.read_state().by_file.keys().cloned().collect()
     }

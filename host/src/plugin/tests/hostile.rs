@@ -125,8 +125,8 @@ fn busy_loop_traps_at_cpu_limit() {
     assert!(message.contains("limit of 200 ms"), "{message}");
     assert!(message.contains("cpu_ms"), "{message}");
     // CPU time never runs ahead of wall-clock time, so the trap cannot come
-    // before 200 ms; well before the 8 s deadline shows that the CPU limit
-    // fired, even on a loaded machine.
+    // before 200 ms. A trap well before the 8 s deadline shows that the CPU
+    // limit fired, even on a loaded machine.
     assert!(
         elapsed >= Duration::from_millis(200),
         "stopped early, after {elapsed:?}"
