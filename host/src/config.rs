@@ -110,6 +110,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHKIT_ACTION_DEADLINE_MS", value_name = "MILLISECONDS")]
     pub action_deadline_ms: Option<u64>,
 
+    /// Folder of compiled plugin code, so unchanged plugins load without
+    /// compiling [default: plugin-cache beside the database]
+    #[arg(long, env = "AUTHKIT_PLUGIN_CACHE_DIR", value_name = "DIR")]
+    pub plugin_cache_dir: Option<PathBuf>,
+
     /// Verdict for authentication Actions when no plugin decides them, or a
     /// plugin fails or runs out of time [default: deny]
     #[arg(long, env = "AUTHKIT_ACTION_FALLBACK_AUTHENTICATION", value_enum)]
@@ -172,6 +177,7 @@ struct FileConfig {
     workos_api_url: Option<String>,
     jwks_url: Option<String>,
     token_issuers: Option<Vec<String>>,
+    plugin_cache_dir: Option<PathBuf>,
 }
 
 /// A secret value whose `Debug` output is redacted, so it never reaches a log.
@@ -241,6 +247,9 @@ pub struct ServerConfig {
     pub db_path: PathBuf,
     /// The folder plugins are loaded from.
     pub plugins_dir: PathBuf,
+    /// The folder of compiled plugin code, and whether it was set
+    /// explicitly (then an unusable folder is an error, not a warning).
+    pub plugin_cache_dir: (PathBuf, bool),
     /// How far a webhook signature timestamp may be from now.
     pub webhook_tolerance: Duration,
     /// The largest webhook body accepted, in bytes.
@@ -398,10 +407,25 @@ impl ServerConfig {
             token_issuers = default_token_issuers(&workos_api_url, client_id);
         }
 
+        let plugin_cache_dir = match args
+            .plugin_cache_dir
+            .or_else(|| from_file(file.plugin_cache_dir))
+        {
+            Some(dir) => (dir, true),
+            None => (
+                db_path
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_owned)
+                    .join("plugin-cache"),
+                false,
+            ),
+        };
+
         Ok(Self {
             listen,
             db_path,
             plugins_dir,
+            plugin_cache_dir,
             webhook_tolerance: Duration::from_secs(tolerance_secs),
             max_body_bytes,
             tombstone_retention: Duration::from_secs(retention_days * 24 * 60 * 60),

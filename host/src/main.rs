@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Sign JSON files as WorkOS does and POST them, as webhooks or Actions
     Send(SendArgs),
     /// List and retry failed or dead deliveries to plugins
@@ -84,7 +84,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Serve(args) => {
             let secrets = Secrets::from_env(|name| std::env::var(name).ok())?;
-            let config = ServerConfig::resolve(args, secrets)?;
+            let config = ServerConfig::resolve(*args, secrets)?;
             let listener = server::bind(&config).await?;
             server::serve(listener, config, server::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -41,7 +41,7 @@ pub async fn serve(
     let store = open_store(&config).await?;
     let address = listener.local_addr().map_err(Error::Serve)?;
 
-    let runtime = Arc::new(PluginRuntime::new(Limits::default()).map_err(Error::Plugin)?);
+    let runtime = Arc::new(plugin_runtime(&config)?);
     let registry = Arc::new(PluginRegistry::new(runtime, config.plugins_dir.clone()));
     registry.load_all().await;
     let watcher = registry::watch(Arc::clone(&registry));
@@ -102,6 +102,21 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || drop(store)).await;
     tracing::info!("stopped");
     served
+}
+
+/// Starts the plugin runtime with its compiled-code cache. An unusable
+/// default cache folder only costs compile time, so it is a warning; an
+/// unusable folder the operator chose is an error.
+fn plugin_runtime(config: &ServerConfig) -> Result<PluginRuntime> {
+    let (cache_dir, explicit) = &config.plugin_cache_dir;
+    match PluginRuntime::with_cache_dir(Limits::default(), Some(cache_dir)) {
+        Ok(runtime) => Ok(runtime),
+        Err(error) if !explicit => {
+            tracing::warn!(cache = %cache_dir.display(), error = %error_chain(&error), "plugin cache unusable; plugins compile at every load");
+            PluginRuntime::new(Limits::default()).map_err(Error::Plugin)
+        }
+        Err(error) => Err(Error::Plugin(error)),
+    }
 }
 
 async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {

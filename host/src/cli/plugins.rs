@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::config::{API_TOKEN_VAR, DEFAULT_LISTEN};
 use crate::error::{Error, Result};
 use crate::http::PluginsReport;
-use crate::plugin::{Limits, PluginRuntime};
+use crate::plugin::{Limits, PluginRuntime, read_plugin_config};
 
 /// Flags of `authkit-host plugins`.
 #[derive(Debug, Clone, clap::Args)]
@@ -108,13 +108,8 @@ fn list_or_dash(items: &[String]) -> String {
 async fn check(file: PathBuf) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let runtime = PluginRuntime::new(Limits::default()).map_err(Error::Plugin)?;
-        let settings = crate::registry::read_settings(&file).map_err(|reason| {
-            Error::InvalidSetting {
-                setting: file.with_extension("toml").display().to_string(),
-                reason,
-            }
-        })?;
-        let plugin = runtime.load(&file, settings).map_err(Error::Plugin)?;
+        let config = read_plugin_config(&file).map_err(Error::Plugin)?;
+        let plugin = runtime.load_with(&file, &config).map_err(Error::Plugin)?;
         let info = &plugin.info;
         let actions: Vec<String> = info.actions.iter().map(|kind| kind.as_str().to_owned()).collect();
         Ok(format!(

@@ -17,24 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 pub use watch::{DEBOUNCE, RESCAN_INTERVAL, watch};
 
 use crate::http::error_chain;
-use crate::plugin::{InvocationError, Plugin, PluginRuntime};
+use crate::plugin::{InvocationError, Plugin, PluginRuntime, read_plugin_config};
 use crate::timestamp::Timestamp;
-
-/// The optional `<plugin>.toml` beside a `.wasm` file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PluginFile {
-    /// String settings the handler reads through the `settings` import.
-    #[serde(default)]
-    settings: BTreeMap<String, String>,
-}
 
 /// Invocation counters of one plugin name, kept across reloads.
 #[derive(Debug, Default)]
@@ -401,23 +391,8 @@ fn fingerprint(wasm: &Path) -> Option<String> {
 }
 
 fn load_file(runtime: &PluginRuntime, path: &Path) -> Result<Plugin, String> {
-    let settings = read_settings(path)?;
+    let config = read_plugin_config(path).map_err(|error| error_chain(&error))?;
     runtime
-        .load(path, settings)
+        .load_with(path, &config)
         .map_err(|error| error_chain(&error))
-}
-
-/// Reads `[settings]` from the `.toml` file beside a plugin, if there is one.
-pub fn read_settings(wasm: &Path) -> Result<BTreeMap<String, String>, String> {
-    let path = wasm.with_extension("toml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(BTreeMap::new());
-        }
-        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
-    };
-    let file: PluginFile = toml::from_str(&text)
-        .map_err(|error| format!("invalid plugin config {}: {error}", path.display()))?;
-    Ok(file.settings)
 }
