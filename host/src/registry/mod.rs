@@ -128,7 +128,11 @@ pub struct PluginRegistry {
 
 impl PluginRegistry {
     /// Creates an empty registry for the plugins in `dir`.
+    ///
+    /// The folder is made absolute once, so the paths the watcher reports
+    /// and the paths a listing returns name each file the same way.
     pub fn new(runtime: Arc<PluginRuntime>, dir: PathBuf) -> Self {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         Self {
             runtime,
             dir,

@@ -33,7 +33,11 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
     let dir = registry.dir().to_owned();
 
     let watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
-        if let Ok(event) = result {
+        // Reading a file raises access events, and the registry reads every
+        // file it syncs, so only changes count.
+        if let Ok(event) = result
+            && !matches!(event.kind, notify::EventKind::Access(_))
+        {
             for path in event.paths {
                 let _ = events.send(path);
             }
