@@ -6,7 +6,7 @@
 //! message is returned, otherwise the action is allowed. One deadline bounds
 //! the whole decision. When a plugin fails, traps or runs past the deadline,
 //! or no plugin handles the kind, the configured fallback verdict is
-//! answered instead, so WorkOS is never left waiting.
+//! returned instead, so WorkOS is never left waiting.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,7 +54,7 @@ pub struct ActionSettings {
 /// The verdict for one action and how it came about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// The answered verdict.
+    /// The verdict sent to WorkOS.
     pub verdict: Verdict,
     /// The plugin that denied, if one did.
     pub deciding_plugin: Option<String>,
@@ -284,7 +284,7 @@ impl ActionService {
                 }
                 Err(failure) => {
                     let reason = format!("plugin {name} {failure}");
-                    tracing::warn!(plugin = %name, action_id = %action.id(), %failure, "action plugin failed; answering the fallback verdict");
+                    tracing::warn!(plugin = %name, action_id = %action.id(), %failure, "action plugin failed; returning the fallback verdict");
                     return (self.fallback(kind, reason), writes);
                 }
             }

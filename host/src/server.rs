@@ -71,7 +71,7 @@ pub async fn serve(
         },
     ));
     if config.secrets.action_secret.is_none() {
-        tracing::info!("WORKOS_ACTION_SECRET is not set; /workos/action answers 503");
+        tracing::info!("WORKOS_ACTION_SECRET is not set; /workos/action returns 503");
     }
     match &config.jwks_url {
         Some(jwks_url) => {

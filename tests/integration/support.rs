@@ -214,18 +214,28 @@ impl TestServer {
         body: &str,
         header: Option<&str>,
     ) -> TestResult<(u16, Value)> {
+        let response = self.post_signed("/workos/webhook", body, header).await?;
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await?;
+        Ok((status, body))
+    }
+
+    /// POSTs a JSON body to `path` with the given signature header (or none).
+    async fn post_signed(
+        &self,
+        path: &str,
+        body: &str,
+        header: Option<&str>,
+    ) -> TestResult<reqwest::Response> {
         let mut request = self
             .client
-            .post(self.url("/workos/webhook"))
+            .post(self.url(path))
             .header("content-type", "application/json")
             .body(body.to_owned());
         if let Some(header) = header {
             request = request.header("WorkOS-Signature", header);
         }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await?;
-        Ok((status, body))
+        Ok(request.send().await?)
     }
 
     /// POSTs an Action body signed with the test Actions secret and a fresh
@@ -241,15 +251,7 @@ impl TestServer {
         body: &str,
         header: Option<&str>,
     ) -> TestResult<(u16, String)> {
-        let mut request = self
-            .client
-            .post(self.url("/workos/action"))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-        if let Some(header) = header {
-            request = request.header("WorkOS-Signature", header);
-        }
-        let response = request.send().await?;
+        let response = self.post_signed("/workos/action", body, header).await?;
         let status = response.status().as_u16();
         if status == 200 {
             self.actions_answered
@@ -258,7 +260,7 @@ impl TestServer {
         Ok((status, response.text().await?))
     }
 
-    /// Returns how many Action requests this server answered with a verdict.
+    /// Returns how many Action requests this server returned a verdict for.
     pub fn actions_answered(&self) -> i64 {
         self.actions_answered
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -10,7 +10,7 @@ use super::{close_store, open_store};
 use crate::error::Result;
 use crate::store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, Store};
 
-/// The most deliveries `events list` prints.
+/// The maximum number of deliveries `events list` prints.
 const LIST_LIMIT: usize = 1000;
 
 /// Flags shared by the `events` subcommands.

@@ -9,7 +9,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 /// The wait after the first failure, by default; it doubles with each
 /// further failure.
 pub const DEFAULT_BASE_DELAY: Duration = Duration::from_secs(1);
-/// The longest wait between two attempts.
+/// The maximum wait between two attempts.
 pub const MAX_DELAY: Duration = Duration::from_secs(60 * 60);
 
 /// Exponential backoff with a cap and an attempt budget.

@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::timestamp::Timestamp;
 use crate::user::User;
 
-/// What [`Store::ingest`] did with an event.
+/// The result of [`Store::ingest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IngestOutcome {
     /// The event was new and is now durable.
@@ -97,7 +97,7 @@ pub struct Delivery {
     pub event: Event,
 }
 
-/// How one delivery attempt ended.
+/// The outcome of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
     /// The handler succeeded: the delivery is done.
@@ -167,7 +167,7 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
 }
 
-/// Which deliveries to list or retry.
+/// A selection of deliveries to list or retry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
     /// Only this plugin's deliveries.

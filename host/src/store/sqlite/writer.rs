@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
-/// The most jobs one transaction takes; more wait for the next commit.
+/// The maximum number of jobs in one transaction; more wait for the next commit.
 const MAX_BATCH: usize = 1024;
 /// Jobs that may queue before callers wait for room.
 const QUEUE_CAPACITY: usize = 8192;
@@ -63,7 +63,7 @@ where
                     }),
                 };
                 // A caller that gave up (its HTTP request was cancelled) has
-                // dropped its receiver; the write stands all the same.
+                // dropped its receiver; the write is committed all the same.
                 let _ = reply.send(result);
             }),
         }
