@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{FallbackVerdict, Secret};
 use crate::http::error_chain;
+use crate::metrics::{InvocationKind, Metrics};
 use crate::overlay::{Overlay, Writes, into_store_writes};
 use crate::plugin::{ActionInput, ActionKind, InvocationError, Plugin, Verdict};
 use crate::registry::PluginRegistry;
@@ -58,6 +59,9 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The plugin that denied, if one did.
     pub deciding_plugin: Option<String>,
+    /// Whether the configured fallback decided, because no plugin handles
+    /// the kind or one failed or ran out of time.
+    pub by_fallback: bool,
     /// Why this verdict, for the log and the decision record.
     pub reason: String,
 }
@@ -67,6 +71,7 @@ pub struct ActionService {
     store: Arc<dyn Store>,
     registry: Arc<PluginRegistry>,
     settings: ActionSettings,
+    metrics: Arc<Metrics>,
     /// Whether the missing-plugin warning was logged, per kind, so it is
     /// logged once rather than on every sign-in.
     warned_unhandled: [AtomicBool; 2],
@@ -151,11 +156,13 @@ impl ActionService {
         store: Arc<dyn Store>,
         registry: Arc<PluginRegistry>,
         settings: ActionSettings,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             registry,
             settings,
+            metrics,
             warned_unhandled: [AtomicBool::new(false), AtomicBool::new(false)],
             recorders: TaskTracker::new(),
             uncommitted: Arc::default(),
@@ -198,6 +205,8 @@ impl ActionService {
             latency_us = latency.as_micros() as u64,
             "decided action"
         );
+        self.metrics
+            .record_action(kind.as_str(), allowed, decision.by_fallback, latency);
 
         let record = ActionDecision {
             action_id,
@@ -279,6 +288,7 @@ impl ActionService {
                         verdict: Verdict::Deny(message),
                         reason: format!("denied by {name}"),
                         deciding_plugin: Some(name),
+                        by_fallback: false,
                     };
                     return (decision, writes);
                 }
@@ -293,6 +303,7 @@ impl ActionService {
         let decision = Decision {
             verdict: Verdict::Allow,
             deciding_plugin: None,
+            by_fallback: false,
             reason: "allowed by every plugin".to_owned(),
         };
         (decision, writes)
@@ -313,8 +324,13 @@ impl ActionService {
         );
         let plugin_name = plugin.info.name.clone();
         let (plugin, action) = (Arc::clone(plugin), Arc::clone(action));
-        let call =
-            tokio::task::spawn_blocking(move || plugin.handle_action(&action, overlay, remaining));
+        let metrics = Arc::clone(&self.metrics);
+        let call = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let finished = plugin.handle_action(&action, overlay, remaining);
+            metrics.record_invocation(&plugin.info.name, InvocationKind::Action, started.elapsed());
+            finished
+        });
 
         // The guest is interrupted at the same deadline; the timeout here
         // also covers time spent waiting for a blocking thread.
@@ -345,6 +361,7 @@ impl ActionService {
         Decision {
             verdict,
             deciding_plugin: None,
+            by_fallback: true,
             reason: format!("fallback: {reason}"),
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! - [`server`] binds, serves and shuts down; start reading here.
 //! - [`http`] holds the routes: the webhook and Action endpoints, the users
-//!   API, `/me` and health.
+//!   API, `/me`, `/plugins`, `/metrics` and health.
+//! - [`metrics`] counts what the server does, for Prometheus.
 //! - [`access_token`] verifies the AuthKit access tokens `/me` is called with.
 //! - [`action`] decides AuthKit Actions with the plugins and signs the answer.
 //! - [`signature`] verifies and creates `WorkOS-Signature` headers.
@@ -30,6 +31,7 @@ pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod http;
+pub mod metrics;
 pub(crate) mod overlay;
 pub mod plugin;
 pub mod registry;

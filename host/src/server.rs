@@ -12,6 +12,7 @@ use crate::config::ServerConfig;
 use crate::dispatch::{DispatchWaker, Dispatcher};
 use crate::error::{Error, Result};
 use crate::http::{AppState, error_chain, router};
+use crate::metrics::Metrics;
 use crate::plugin::{Limits, PluginRuntime};
 use crate::registry::{self, PluginRegistry};
 use crate::store::{SqliteStore, Store};
@@ -42,7 +43,12 @@ pub async fn serve(
     let address = listener.local_addr().map_err(Error::Serve)?;
 
     let runtime = Arc::new(plugin_runtime(&config)?);
-    let registry = Arc::new(PluginRegistry::new(runtime, config.plugins_dir.clone()));
+    let metrics = Arc::new(Metrics::new());
+    let registry = Arc::new(PluginRegistry::new(
+        runtime,
+        config.plugins_dir.clone(),
+        Arc::clone(&metrics),
+    ));
     registry.load_all().await;
     let watcher = registry::watch(Arc::clone(&registry));
     let waker = DispatchWaker::default();
@@ -51,6 +57,7 @@ pub async fn serve(
         Arc::clone(&registry),
         config.retry_policy,
         waker.clone(),
+        Arc::clone(&metrics),
     );
 
     let pruner = tokio::spawn(prune_tombstones_periodically(
@@ -69,6 +76,7 @@ pub async fn serve(
             fallback_authentication: config.action_fallback_authentication,
             fallback_user_registration: config.action_fallback_user_registration,
         },
+        Arc::clone(&metrics),
     ));
     if config.secrets.action_secret.is_none() {
         tracing::info!("WORKOS_ACTION_SECRET is not set; /workos/action returns 503");
@@ -84,6 +92,7 @@ pub async fn serve(
         waker,
         Arc::clone(&actions),
         Arc::clone(&registry),
+        metrics,
         &config,
     );
     let served = axum::serve(listener, router(state))

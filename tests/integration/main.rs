@@ -12,6 +12,7 @@ mod dispatch;
 mod fake_workos;
 mod hot_reload;
 mod me;
+mod metrics;
 mod polyglot;
 mod restart;
 mod support;

@@ -16,7 +16,7 @@ mod retry;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 pub use retry::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, MAX_DELAY, RetryPolicy};
 
 use crate::http::error_chain;
+use crate::metrics::{InvocationKind, Metrics};
 use crate::overlay::{Overlay, Writes, into_store_writes};
 use crate::plugin::{EventInput, Plugin};
 use crate::registry::{PluginRegistry, PluginStats};
@@ -66,12 +67,14 @@ impl Dispatcher {
         registry: Arc<PluginRegistry>,
         policy: RetryPolicy,
         waker: DispatchWaker,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let fan_out = FanOut {
             store,
             registry,
             policy,
             waker,
+            metrics,
             workers: BTreeMap::new(),
             tasks: JoinSet::new(),
         };
@@ -93,6 +96,7 @@ struct FanOut {
     registry: Arc<PluginRegistry>,
     policy: RetryPolicy,
     waker: DispatchWaker,
+    metrics: Arc<Metrics>,
     /// One worker per plugin name ever loaded. A worker outlives an unload
     /// and resumes the name's pending deliveries when it is loaded again.
     workers: BTreeMap<String, Arc<Notify>>,
@@ -179,6 +183,7 @@ impl FanOut {
                 store: Arc::clone(&self.store),
                 registry: Arc::clone(&self.registry),
                 policy: self.policy,
+                metrics: Arc::clone(&self.metrics),
                 wake,
             };
             self.tasks.spawn(worker.run());
@@ -191,6 +196,7 @@ struct Worker {
     store: Arc<dyn Store>,
     registry: Arc<PluginRegistry>,
     policy: RetryPolicy,
+    metrics: Arc<Metrics>,
     wake: Arc<Notify>,
 }
 
@@ -225,9 +231,12 @@ impl Worker {
             let store = Arc::clone(&self.store);
             let policy = self.policy;
             let runtime = Handle::current();
-            let stats = self.registry.stats(&self.name);
+            let recorders = Recorders {
+                stats: self.registry.stats(&self.name),
+                metrics: Arc::clone(&self.metrics),
+            };
             let ran = tokio::task::spawn_blocking(move || {
-                run_batch(&plugin, &stats, due, store, runtime, policy)
+                run_batch(&plugin, &recorders, due, store, runtime, policy)
             })
             .await;
             let (outcomes, writes) = match ran {
@@ -252,13 +261,20 @@ impl Worker {
     }
 }
 
+/// Where a batch records its invocations: the plugin's counters for
+/// `/plugins` and the server's metrics.
+struct Recorders {
+    stats: Arc<PluginStats>,
+    metrics: Arc<Metrics>,
+}
+
 /// Runs a batch of deliveries in receive order on a blocking thread.
 ///
 /// A failure blocks the rest of its subject's deliveries in the batch, so a
 /// subject's events are never handled out of order.
 fn run_batch(
     plugin: &Plugin,
-    stats: &PluginStats,
+    recorders: &Recorders,
     due: Vec<Delivery>,
     store: Arc<dyn Store>,
     runtime: Handle,
@@ -278,9 +294,22 @@ fn run_batch(
         }
 
         let overlay = Overlay::new(name, Arc::clone(&store), runtime.clone(), batch_writes);
+        let started = Instant::now();
         let (result, overlay) = plugin.handle_event(&EventInput::from(event), overlay);
-        stats.record(&result);
+        recorders
+            .metrics
+            .record_invocation(name, InvocationKind::Event, started.elapsed());
+        recorders.stats.record(&result);
         batch_writes = overlay.finish(result.is_ok());
+
+        let attempts = delivery.attempts + 1;
+        let retry_at = match &result {
+            Ok(()) => None,
+            Err(_) => policy.next_attempt(attempts, Timestamp::now()),
+        };
+        recorders
+            .metrics
+            .record_delivery(name, &result, result.is_err() && retry_at.is_none());
 
         let outcome = match result {
             Ok(()) => {
@@ -288,8 +317,6 @@ fn run_batch(
                 DeliveryOutcome::Handled
             }
             Err(error) => {
-                let attempts = delivery.attempts + 1;
-                let retry_at = policy.next_attempt(attempts, Timestamp::now());
                 tracing::warn!(
                     plugin = name,
                     event_id = %event.id,

@@ -3,6 +3,7 @@
 mod action;
 mod error;
 mod me;
+mod metrics;
 mod plugins;
 mod users;
 mod webhook;
@@ -25,6 +26,7 @@ use crate::access_token::AccessTokenVerifier;
 use crate::action::ActionService;
 use crate::config::{Secret, ServerConfig};
 use crate::dispatch::DispatchWaker;
+use crate::metrics::Metrics;
 use crate::registry::PluginRegistry;
 use crate::store::Store;
 
@@ -57,6 +59,8 @@ pub struct AppState {
     pub access_tokens: Option<Arc<AccessTokenVerifier>>,
     /// The loaded plugins.
     pub registry: Arc<PluginRegistry>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -66,6 +70,7 @@ impl AppState {
         dispatch: DispatchWaker,
         actions: Arc<ActionService>,
         registry: Arc<PluginRegistry>,
+        metrics: Arc<Metrics>,
         config: &ServerConfig,
     ) -> Self {
         Self {
@@ -73,6 +78,7 @@ impl AppState {
             dispatch,
             actions,
             registry,
+            metrics,
             webhook: WebhookSettings {
                 secret: config.secrets.webhook_secret.clone(),
                 tolerance: config.webhook_tolerance,
@@ -92,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users", get(users::find_by_query))
         .route("/users/{id}", get(users::get_by_id))
         .route("/plugins", get(plugins::list))
+        .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             users::require_api_token,

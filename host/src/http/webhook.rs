@@ -4,7 +4,7 @@
 //! then parsing. Only a durable write earns a 2xx, and no handler runs here;
 //! plugins receive the event later from the store.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,19 +17,51 @@ use super::AppState;
 use super::error::ApiError;
 use crate::config::Secret;
 use crate::event::Event;
+use crate::metrics::WebhookOutcome;
 use crate::signature::{self, SIGNATURE_HEADER, SignatureError};
 use crate::store::IngestOutcome;
 
-/// Receives one webhook delivery.
+/// Receives one webhook delivery and counts how it ended.
 #[tracing::instrument(skip_all, fields(event_id, event_type))]
 pub(super) async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let started = Instant::now();
+
+    let result = ingest(&state, &headers, body).await;
+
+    let outcome = match &result {
+        Ok((outcome, _)) => *outcome,
+        Err(ApiError::Signature(_)) => WebhookOutcome::Unauthorized,
+        Err(ApiError::PayloadTooLarge { .. }) => WebhookOutcome::TooLarge,
+        Err(ApiError::InvalidEvent { .. } | ApiError::BadRequest(_)) => WebhookOutcome::Invalid,
+        Err(_) => WebhookOutcome::Error,
+    };
+    state.metrics.record_webhook(outcome, started.elapsed());
+
+    let (outcome, event_id) = result?;
+    let status = match outcome {
+        WebhookOutcome::Duplicate => "duplicate",
+        _ => "stored",
+    };
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "status": status, "event_id": event_id })),
+    ))
+}
+
+/// Verifies, parses and stores one webhook body. Returns whether the event
+/// was stored or a duplicate, and its id.
+async fn ingest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(WebhookOutcome, String), ApiError> {
     let body = read_body(body, state.webhook.max_body_bytes)?;
     verify_signature(
-        &headers,
+        headers,
         &body,
         &state.webhook.secret,
         state.webhook.tolerance,
@@ -53,26 +85,21 @@ pub(super) async fn receive(
     span.record("event_type", event.event_type.as_str());
     let event_id = event.id.clone();
 
-    let outcome = state.store.ingest(event).await?;
-
-    let status = match outcome {
+    let outcome = match state.store.ingest(event).await? {
         IngestOutcome::Stored {
             sequence,
             user_effect,
         } => {
             tracing::info!(sequence, user_effect = user_effect.as_str(), "stored event");
             state.dispatch.wake();
-            "stored"
+            WebhookOutcome::Stored
         }
         IngestOutcome::Duplicate => {
             tracing::debug!("duplicate event ignored");
-            "duplicate"
+            WebhookOutcome::Duplicate
         }
     };
-    Ok((
-        StatusCode::OK,
-        Json(json!({ "status": status, "event_id": event_id })),
-    ))
+    Ok((outcome, event_id))
 }
 
 /// Turns the body extractor's rejection into an API error: 413 past the

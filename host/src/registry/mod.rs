@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 pub use watch::{DEBOUNCE, RESCAN_INTERVAL, watch};
 
 use crate::http::error_chain;
+use crate::metrics::{LoadOutcome, Metrics};
 use crate::plugin::{InvocationError, Plugin, PluginRuntime, read_plugin_config};
 use crate::timestamp::Timestamp;
 
@@ -121,6 +122,7 @@ pub enum SyncOutcome {
 pub struct PluginRegistry {
     runtime: Arc<PluginRuntime>,
     dir: PathBuf,
+    metrics: Arc<Metrics>,
     state: RwLock<State>,
     /// Woken on every change to the set of loaded plugins.
     changed: Notify,
@@ -131,11 +133,12 @@ impl PluginRegistry {
     ///
     /// The folder is made absolute once, so the paths the watcher reports
     /// and the paths a listing returns name each file the same way.
-    pub fn new(runtime: Arc<PluginRuntime>, dir: PathBuf) -> Self {
+    pub fn new(runtime: Arc<PluginRuntime>, dir: PathBuf, metrics: Arc<Metrics>) -> Self {
         let dir = std::path::absolute(&dir).unwrap_or(dir);
         Self {
             runtime,
             dir,
+            metrics,
             state: RwLock::default(),
             changed: Notify::new(),
         }
@@ -253,8 +256,10 @@ impl PluginRegistry {
 
         self.changed.notify_waiters();
         if replaced {
+            self.metrics.record_plugin_load(LoadOutcome::Reloaded);
             SyncOutcome::Reloaded(name)
         } else {
+            self.metrics.record_plugin_load(LoadOutcome::Loaded);
             SyncOutcome::Loaded(name)
         }
     }
@@ -284,6 +289,7 @@ impl PluginRegistry {
             still_serving = serving.as_deref().unwrap_or("-"),
             "plugin failed to load"
         );
+        self.metrics.record_plugin_load(LoadOutcome::Failed);
         SyncOutcome::Failed(error)
     }
 
@@ -303,6 +309,7 @@ impl PluginRegistry {
 
         tracing::info!(plugin = %name, file = %wasm.display(), sha256 = sha256.as_deref().unwrap_or("-"), "plugin unloaded: its file was removed");
         self.changed.notify_waiters();
+        self.metrics.record_plugin_load(LoadOutcome::Unloaded);
         SyncOutcome::Unloaded(name)
     }
 

@@ -167,6 +167,27 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
 }
 
+/// What is waiting to be delivered, for the metrics page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Stored events that fan-out has not yet queued deliveries for.
+    pub events_awaiting_fan_out: u64,
+    /// Deliveries by plugin and status, in plugin name order; a plugin with
+    /// none in a status is left out.
+    pub deliveries: Vec<DeliveryCount>,
+}
+
+/// The number of one plugin's deliveries in one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryCount {
+    /// The plugin name.
+    pub plugin: String,
+    /// Pending or dead.
+    pub status: DeliveryStatus,
+    /// How many.
+    pub count: u64,
+}
+
 /// A selection of deliveries to list or retry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
@@ -286,6 +307,11 @@ pub trait Store: Send + Sync + 'static {
         filter: DeliveryFilter,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>>;
+
+    /// Counts the events awaiting fan-out and the deliveries by plugin and
+    /// status. Called on every metrics scrape, so it must stay cheap while
+    /// the queue is short.
+    async fn queue_depth(&self) -> Result<QueueDepth>;
 
     /// Makes matching failed or dead deliveries due now with a fresh attempt
     /// budget. Returns how many.

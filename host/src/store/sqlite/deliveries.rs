@@ -7,8 +7,8 @@ use rusqlite::{Connection, params};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::store::{
-    Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRecord, DeliveryStatus, NewDelivery,
-    UndispatchedEvent,
+    Delivery, DeliveryCount, DeliveryFilter, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
+    NewDelivery, QueueDepth, UndispatchedEvent,
 };
 use crate::timestamp::Timestamp;
 
@@ -189,11 +189,7 @@ pub(super) fn failed(
                             plugin: row.get(0)?,
                             event_id: row.get(1)?,
                             event_type: row.get(2)?,
-                            status: if status == "dead" {
-                                DeliveryStatus::Dead
-                            } else {
-                                DeliveryStatus::Pending
-                            },
+                            status: parse_status(&status),
                             attempts: row.get(4)?,
                             next_attempt_at: Timestamp::from_unix_nanos(row.get(5)?),
                             last_error: row.get(6)?,
@@ -203,6 +199,51 @@ pub(super) fn failed(
                 .collect()
         })
         .map_err(|source| Error::database("listing failed deliveries", source))
+}
+
+pub(super) fn queue_depth(connection: &Connection) -> Result<QueueDepth> {
+    let context = "counting queued events and deliveries";
+
+    let events_awaiting_fan_out: i64 = connection
+        .prepare_cached(
+            "SELECT count(*) FROM events
+             WHERE sequence > (SELECT last_sequence FROM dispatch_cursor WHERE id = 1)",
+        )
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(|source| Error::database(context, source))?;
+
+    let deliveries = connection
+        .prepare_cached(
+            "SELECT plugin, status, count(*) FROM deliveries
+             GROUP BY plugin, status ORDER BY plugin, status DESC",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| {
+                    let status: String = row.get(1)?;
+                    let count: i64 = row.get(2)?;
+                    Ok(DeliveryCount {
+                        plugin: row.get(0)?,
+                        status: parse_status(&status),
+                        count: count as u64,
+                    })
+                })?
+                .collect()
+        })
+        .map_err(|source| Error::database(context, source))?;
+
+    Ok(QueueDepth {
+        events_awaiting_fan_out: events_awaiting_fan_out as u64,
+        deliveries,
+    })
+}
+
+fn parse_status(status: &str) -> DeliveryStatus {
+    if status == "dead" {
+        DeliveryStatus::Dead
+    } else {
+        DeliveryStatus::Pending
+    }
 }
 
 pub(super) fn retry(connection: &Connection, filter: &DeliveryFilter) -> Result<u64> {

@@ -24,7 +24,8 @@ use rusqlite::Connection;
 
 use super::{
     ActionDecision, BackfillPage, Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
-    IngestOutcome, NewDelivery, Store, StoreWrite, UndispatchedEvent, UserLookup, schema,
+    IngestOutcome, NewDelivery, QueueDepth, Store, StoreWrite, UndispatchedEvent, UserLookup,
+    schema,
 };
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -189,6 +190,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<DeliveryRecord>> {
         self.read(move |connection| deliveries::failed(connection, &filter, limit))
             .await
+    }
+
+    async fn queue_depth(&self) -> Result<QueueDepth> {
+        self.read(deliveries::queue_depth).await
     }
 
     async fn retry_deliveries(&self, filter: DeliveryFilter) -> Result<u64> {

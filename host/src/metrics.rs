@@ -1,0 +1,484 @@
+//! The server's metrics, rendered for Prometheus by `GET /metrics`.
+//!
+//! Each server owns one [`Metrics`] with its own registry, so several
+//! servers in one process (as in the tests) never mix their figures.
+//! Counters and histograms are updated where things happen; the gauges of
+//! queue depth and loaded plugins are read fresh on every scrape.
+//!
+//! Every name starts with `authkit_`. Durations are in seconds.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::plugin::InvocationError;
+use crate::store::QueueDepth;
+
+/// The content type of the Prometheus text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How a webhook request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookOutcome {
+    /// Stored as a new event.
+    Stored,
+    /// Already stored; acknowledged again.
+    Duplicate,
+    /// The signature was missing, malformed, stale or wrong (401).
+    Unauthorized,
+    /// The body was over the size limit (413).
+    TooLarge,
+    /// The body was unreadable, or signed but not a valid event (400).
+    Invalid,
+    /// Storage failed (5xx).
+    Error,
+}
+
+impl WebhookOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            WebhookOutcome::Stored => "stored",
+            WebhookOutcome::Duplicate => "duplicate",
+            WebhookOutcome::Unauthorized => "unauthorized",
+            WebhookOutcome::TooLarge => "too_large",
+            WebhookOutcome::Invalid => "invalid",
+            WebhookOutcome::Error => "error",
+        }
+    }
+}
+
+/// How a plugin file change ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoadOutcome {
+    /// A new plugin was loaded.
+    Loaded,
+    /// A plugin was replaced by a new version or new settings.
+    Reloaded,
+    /// A plugin's file was removed.
+    Unloaded,
+    /// A file failed to load; any previous version kept serving.
+    Failed,
+}
+
+impl LoadOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            LoadOutcome::Loaded => "loaded",
+            LoadOutcome::Reloaded => "reloaded",
+            LoadOutcome::Unloaded => "unloaded",
+            LoadOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// What a plugin was invoked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvocationKind {
+    /// A queued event delivery.
+    Event,
+    /// An Action decision.
+    Action,
+}
+
+impl InvocationKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            InvocationKind::Event => "event",
+            InvocationKind::Action => "action",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginOutcomeLabels {
+    plugin: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InvocationLabels {
+    plugin: String,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginStatusLabels {
+    plugin: String,
+    status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    kind: &'static str,
+    verdict: &'static str,
+    decided_by: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Buckets for request and decision latency: 0.5 ms to about 8 s.
+fn request_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+}
+
+/// Buckets for one plugin invocation: 20 µs to about 10 s.
+fn invocation_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_02, 2.5, 15))
+}
+
+/// Every metric the server keeps.
+pub struct Metrics {
+    registry: Registry,
+    webhooks: Family<OutcomeLabels, Counter>,
+    ingest_seconds: Histogram,
+    deliveries: Family<PluginOutcomeLabels, Counter>,
+    invocation_seconds: HistogramFamily<InvocationLabels>,
+    events_awaiting_fan_out: Gauge,
+    queued_deliveries: Family<PluginStatusLabels, Gauge>,
+    actions: Family<ActionLabels, Counter>,
+    action_seconds: Histogram,
+    plugin_loads: Family<OutcomeLabels, Counter>,
+    plugins_loaded: Gauge,
+    /// Held while a scrape refreshes the gauges and renders, so two
+    /// scrapes at once never see each other's half-refreshed gauges.
+    render_lock: Mutex<()>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates every metric at zero in a new registry.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("authkit");
+
+        let webhooks = Family::default();
+        registry.register(
+            "webhooks_received",
+            "Webhook requests by how they ended",
+            webhooks.clone(),
+        );
+        let ingest_seconds = request_histogram();
+        registry.register(
+            "webhook_ingest_seconds",
+            "Time from a webhook's arrival to its acknowledgement, for stored and duplicate events",
+            ingest_seconds.clone(),
+        );
+        let deliveries = Family::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts by plugin and outcome (handled, failed, timed_out, trapped) and deliveries given up as dead",
+            deliveries.clone(),
+        );
+        let invocation_seconds: HistogramFamily<InvocationLabels> =
+            Family::new_with_constructor(invocation_histogram);
+        registry.register(
+            "plugin_invocation_seconds",
+            "Time one plugin invocation took, by plugin and kind (event or action)",
+            invocation_seconds.clone(),
+        );
+        let events_awaiting_fan_out = Gauge::default();
+        registry.register(
+            "events_awaiting_fan_out",
+            "Stored events not yet queued for the plugins",
+            events_awaiting_fan_out.clone(),
+        );
+        let queued_deliveries = Family::default();
+        registry.register(
+            "queued_deliveries",
+            "Deliveries waiting (pending) or given up (dead), by plugin",
+            queued_deliveries.clone(),
+        );
+        let actions = Family::default();
+        registry.register(
+            "actions",
+            "Action decisions by kind, verdict and whether plugins or the fallback decided",
+            actions.clone(),
+        );
+        let action_seconds = request_histogram();
+        registry.register(
+            "action_decision_seconds",
+            "Time to decide one Action, plugins included",
+            action_seconds.clone(),
+        );
+        let plugin_loads = Family::default();
+        registry.register(
+            "plugin_loads",
+            "Plugin file changes by outcome (loaded, reloaded, unloaded, failed)",
+            plugin_loads.clone(),
+        );
+        let plugins_loaded = Gauge::default();
+        registry.register(
+            "plugins_loaded",
+            "Plugins loaded now",
+            plugins_loaded.clone(),
+        );
+
+        Self {
+            registry,
+            webhooks,
+            ingest_seconds,
+            deliveries,
+            invocation_seconds,
+            events_awaiting_fan_out,
+            queued_deliveries,
+            actions,
+            action_seconds,
+            plugin_loads,
+            plugins_loaded,
+            render_lock: Mutex::new(()),
+        }
+    }
+
+    /// Counts one webhook request; the latency counts only for requests
+    /// that were acknowledged.
+    pub fn record_webhook(&self, outcome: WebhookOutcome, elapsed: Duration) {
+        self.webhooks
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        if matches!(outcome, WebhookOutcome::Stored | WebhookOutcome::Duplicate) {
+            self.ingest_seconds.observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Records one plugin invocation's latency.
+    pub fn record_invocation(&self, plugin: &str, kind: InvocationKind, elapsed: Duration) {
+        self.invocation_seconds
+            .get_or_create(&InvocationLabels {
+                plugin: plugin.to_owned(),
+                kind: kind.as_str(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one delivery attempt by its result, and the delivery as dead
+    /// when it has no attempts left.
+    pub fn record_delivery<T>(
+        &self,
+        plugin: &str,
+        result: &Result<T, InvocationError>,
+        dead: bool,
+    ) {
+        let outcome = match result {
+            Ok(_) => "handled",
+            Err(InvocationError::Failed(_)) => "failed",
+            Err(InvocationError::TimedOut { .. }) => "timed_out",
+            Err(InvocationError::Trapped(_) | InvocationError::Instantiate(_)) => "trapped",
+        };
+        self.count_delivery(plugin, outcome);
+        if dead {
+            self.count_delivery(plugin, "dead");
+        }
+    }
+
+    fn count_delivery(&self, plugin: &str, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&PluginOutcomeLabels {
+                plugin: plugin.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts one Action decision.
+    pub fn record_action(
+        &self,
+        kind: &'static str,
+        allowed: bool,
+        by_fallback: bool,
+        elapsed: Duration,
+    ) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                kind,
+                verdict: if allowed { "allow" } else { "deny" },
+                decided_by: if by_fallback { "fallback" } else { "plugins" },
+            })
+            .inc();
+        self.action_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one plugin file change.
+    pub fn record_plugin_load(&self, outcome: LoadOutcome) {
+        self.plugin_loads
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    /// Renders every metric in the Prometheus text format, with the gauges
+    /// set from `queue` and `plugins_loaded` first.
+    pub fn render(&self, queue: &QueueDepth, plugins_loaded: usize) -> String {
+        let _rendering = self
+            .render_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+
+        self.events_awaiting_fan_out
+            .set(i64::try_from(queue.events_awaiting_fan_out).unwrap_or(i64::MAX));
+        // A plugin whose queue emptied has no row any more; clearing first
+        // drops its stale figure.
+        self.queued_deliveries.clear();
+        for count in &queue.deliveries {
+            self.queued_deliveries
+                .get_or_create(&PluginStatusLabels {
+                    plugin: count.plugin.clone(),
+                    status: count.status.as_str(),
+                })
+                .set(i64::try_from(count.count).unwrap_or(i64::MAX));
+        }
+        self.plugins_loaded
+            .set(i64::try_from(plugins_loaded).unwrap_or(i64::MAX));
+
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DeliveryCount, DeliveryStatus};
+
+    fn line_value(text: &str, prefix: &str) -> Option<f64> {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+    }
+
+    #[test]
+    fn counters_render_with_their_labels() {
+        let metrics = Metrics::new();
+        metrics.record_webhook(WebhookOutcome::Stored, Duration::from_millis(3));
+        metrics.record_webhook(WebhookOutcome::Stored, Duration::from_millis(4));
+        metrics.record_webhook(WebhookOutcome::Unauthorized, Duration::from_millis(1));
+        metrics.record_delivery::<()>("todo-lists", &Ok(()), false);
+        metrics.record_delivery::<()>(
+            "todo-lists",
+            &Err(InvocationError::Failed("no".into())),
+            true,
+        );
+        metrics.record_action("authentication", false, true, Duration::from_millis(2));
+        metrics.record_plugin_load(LoadOutcome::Reloaded);
+
+        let text = metrics.render(&QueueDepth::default(), 2);
+
+        let expect = [
+            (r#"authkit_webhooks_received_total{outcome="stored"}"#, 2.0),
+            (
+                r#"authkit_webhooks_received_total{outcome="unauthorized"}"#,
+                1.0,
+            ),
+            ("authkit_webhook_ingest_seconds_count", 2.0),
+            (
+                r#"authkit_deliveries_total{plugin="todo-lists",outcome="handled"}"#,
+                1.0,
+            ),
+            (
+                r#"authkit_deliveries_total{plugin="todo-lists",outcome="failed"}"#,
+                1.0,
+            ),
+            (
+                r#"authkit_deliveries_total{plugin="todo-lists",outcome="dead"}"#,
+                1.0,
+            ),
+            (
+                r#"authkit_actions_total{kind="authentication",verdict="deny",decided_by="fallback"}"#,
+                1.0,
+            ),
+            (r#"authkit_plugin_loads_total{outcome="reloaded"}"#, 1.0),
+            ("authkit_plugins_loaded", 2.0),
+        ];
+        for (series, value) in expect {
+            assert_eq!(
+                line_value(&text, series),
+                Some(value),
+                "{series} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_gauges_drop_plugins_whose_queue_emptied() {
+        let metrics = Metrics::new();
+        let busy = QueueDepth {
+            events_awaiting_fan_out: 7,
+            deliveries: vec![
+                DeliveryCount {
+                    plugin: "a".into(),
+                    status: DeliveryStatus::Pending,
+                    count: 5,
+                },
+                DeliveryCount {
+                    plugin: "b".into(),
+                    status: DeliveryStatus::Dead,
+                    count: 1,
+                },
+            ],
+        };
+
+        let text = metrics.render(&busy, 0);
+        assert_eq!(
+            line_value(&text, "authkit_events_awaiting_fan_out"),
+            Some(7.0)
+        );
+        assert_eq!(
+            line_value(
+                &text,
+                r#"authkit_queued_deliveries{plugin="a",status="pending"}"#
+            ),
+            Some(5.0)
+        );
+
+        let text = metrics.render(&QueueDepth::default(), 0);
+        assert!(!text.contains(r#"plugin="a""#), "{text}");
+        assert_eq!(
+            line_value(&text, "authkit_events_awaiting_fan_out"),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn invocation_latency_is_a_histogram_per_plugin_and_kind() {
+        let metrics = Metrics::new();
+        metrics.record_invocation(
+            "deny-gmail",
+            InvocationKind::Action,
+            Duration::from_micros(40),
+        );
+
+        let text = metrics.render(&QueueDepth::default(), 1);
+
+        assert!(
+            text.contains("# TYPE authkit_plugin_invocation_seconds histogram"),
+            "{text}"
+        );
+        assert_eq!(
+            line_value(
+                &text,
+                r#"authkit_plugin_invocation_seconds_count{plugin="deny-gmail",kind="action"}"#
+            ),
+            Some(1.0)
+        );
+    }
+}
