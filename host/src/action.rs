@@ -322,13 +322,16 @@ impl ActionService {
             Handle::current(),
             self.uncommitted.snapshot(&plugin.info.name),
         );
-        let plugin_name = plugin.info.name.clone();
         let (plugin, action) = (Arc::clone(plugin), Arc::clone(action));
+        let stats = self.registry.stats(&plugin.info.name);
         let metrics = Arc::clone(&self.metrics);
+        // The invocation is counted where it runs, because the timeout below
+        // can return before the guest is interrupted at its deadline.
         let call = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let finished = plugin.handle_action(&action, overlay, remaining);
             metrics.record_invocation(&plugin.info.name, InvocationKind::Action, started.elapsed());
+            stats.record(&finished.0);
             finished
         });
 
@@ -339,7 +342,6 @@ impl ActionService {
             Ok(Err(error)) => return Err(format!("panicked: {error}")),
             Ok(Ok(finished)) => finished,
         };
-        self.registry.stats(&plugin_name).record(&result);
         match result {
             Ok(verdict) => Ok((verdict, overlay.into_own_writes())),
             Err(InvocationError::TimedOut { deadline }) => {

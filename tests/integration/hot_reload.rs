@@ -97,13 +97,14 @@ async fn replacement_handles_each_event_once() -> TestResult {
     let first_load = plugins_report(&server).await?["plugins"][0]["loaded_at"].clone();
     let settings = server.plugins_dir().join("counter.toml");
 
-    // Each settings change is a new version of the plugin; events keep
-    // streaming in while the versions swap.
+    // Each settings change is a new version of the plugin, and it records
+    // its version beside each event it handles. Events keep streaming in
+    // while the versions swap.
     for round in 0..4 {
         std::fs::write(
             &settings,
             format!(
-                "[settings]\nspin_ms = \"{}\"\nround = \"{round}\"\n",
+                "[settings]\nspin_ms = \"{}\"\nversion = \"{round}\"\n",
                 round % 2
             ),
         )?;
@@ -124,6 +125,24 @@ async fn replacement_handles_each_event_once() -> TestResult {
         .filter(|key| key.starts_with("seen/"))
         .count();
     assert_eq!(seen, 160);
+
+    // More than one version handled the events, so versions were swapped
+    // while events were being handled.
+    let db = server.db()?;
+    let mut versions = std::collections::BTreeSet::new();
+    for round in 0..4 {
+        for index in 0..40 {
+            let event_id = format!("event_swap{round}_{index}");
+            if let Some(version) = db.plugin_value("counter", &format!("version/{event_id}"))? {
+                versions.insert(version);
+            }
+        }
+    }
+    assert!(
+        versions.len() >= 2,
+        "one version handled everything: {versions:?}"
+    );
+
     // The last settings file differs from the first, so a reload happens.
     let mut report = plugins_report(&server).await?;
     for _ in 0..300 {

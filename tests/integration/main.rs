@@ -15,6 +15,7 @@ mod me;
 mod metrics;
 mod polyglot;
 mod restart;
+mod sandbox;
 mod support;
 mod user_sync;
 mod users_api;

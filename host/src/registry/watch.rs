@@ -2,17 +2,20 @@
 //!
 //! File system notifications mark files dirty; a file is synced once no
 //! notification has arrived for it for [`DEBOUNCE`], so a copy in progress
-//! is not loaded half-written as long as it keeps writing. A full rescan
-//! every [`RESCAN_INTERVAL`] catches anything a notification missed, and a
-//! file that failed to load is tried again whenever its bytes change.
-//! Renaming a complete file into the folder is the reliable way to deploy.
+//! is not loaded half-written as long as it keeps writing. A file renamed
+//! into the folder is complete, so it is synced at once where the platform
+//! reports the rename's target (Linux does). A full rescan every
+//! [`RESCAN_INTERVAL`] catches anything a notification missed, and a file
+//! that failed to load is tried again whenever its bytes change. Renaming a
+//! complete file into the folder is the reliable way to deploy.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::{ModifyKind, RenameMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::{PluginRegistry, SyncOutcome, is_wasm, wasm_files};
@@ -29,18 +32,23 @@ const TICK: Duration = Duration::from_millis(25);
 /// When notifications are unavailable (the folder is missing, or the
 /// platform refuses a watch) it falls back to the periodic rescan alone.
 pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
-    let (events, mut received) = mpsc::unbounded_channel::<PathBuf>();
+    let (events, mut received) = mpsc::unbounded_channel::<Change>();
     let dir = registry.dir().to_owned();
 
     let watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
         // Reading a file raises access events, and the registry reads every
         // file it syncs, so only changes count.
-        if let Ok(event) = result
-            && !matches!(event.kind, notify::EventKind::Access(_))
-        {
-            for path in event.paths {
-                let _ = events.send(path);
-            }
+        let Ok(event) = result else {
+            return;
+        };
+        if matches!(event.kind, EventKind::Access(_)) {
+            return;
+        }
+
+        let renamed_to = renamed_into_place(&event).map(Path::to_owned);
+        for path in event.paths {
+            let complete = renamed_to.as_ref() == Some(&path);
+            let _ = events.send(Change { path, complete });
         }
     })
     .and_then(|mut watcher| {
@@ -65,8 +73,14 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
 
         loop {
             tokio::select! {
-                Some(path) = received.recv() => {
-                    if let Some(wasm) = wasm_path_for(&path) {
+                Some(change) = received.recv() => {
+                    let Some(wasm) = wasm_path_for(&change.path) else {
+                        continue;
+                    };
+                    if change.complete {
+                        dirty.remove(&wasm);
+                        sync(&registry, &wasm).await;
+                    } else {
                         dirty.insert(wasm, Instant::now());
                     }
                 }
@@ -89,6 +103,25 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// One changed path reported by the file system.
+struct Change {
+    path: PathBuf,
+    /// Whether the path is the target of a rename, which is atomic, so the
+    /// file is complete and is synced without waiting for [`DEBOUNCE`].
+    complete: bool,
+}
+
+/// Returns the path a rename event moved a file to, when the platform
+/// reports it: Linux's inotify does, as `To` or as the second of `Both`.
+fn renamed_into_place(event: &notify::Event) -> Option<&Path> {
+    match event.kind {
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => event.paths.first(),
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => event.paths.get(1),
+        _ => None,
+    }
+    .map(PathBuf::as_path)
 }
 
 /// Maps a changed path to the `.wasm` file it concerns: the file itself, or

@@ -6,7 +6,9 @@
 //! wrote. If the host applied an event's writes twice, `count` would exceed
 //! the number of distinct `seen/` keys. Before returning it spins for the
 //! number of milliseconds in the `spin_ms` setting (default 0), so a test
-//! can stop the host while deliveries are in flight.
+//! can stop the host while deliveries are in flight. When the `version`
+//! setting is present it also records `version/<event_id>` with that
+//! setting, so a test can tell which loaded version handled each event.
 //!
 //! It also decides authentication actions: it adds one to the store key
 //! `signins` and allows, so a test can check that action writes commit.
@@ -42,6 +44,9 @@ impl Handler for Counter {
         } + 1;
         store::set("count", count.to_string().as_bytes())?;
         store::set(&format!("seen/{}", event.id), count.to_string().as_bytes())?;
+        if let Some(version) = settings::get("version") {
+            store::set(&format!("version/{}", event.id), version.as_bytes())?;
+        }
 
         let spin = Duration::from_millis(settings::get_or("spin_ms", 0)?);
         let started = Instant::now();
