@@ -206,7 +206,7 @@ impl ActionService {
             "decided action"
         );
         self.metrics
-            .record_action(kind.as_str(), allowed, decision.by_fallback, latency);
+            .record_action(kind, allowed, decision.by_fallback, latency);
 
         let record = ActionDecision {
             action_id,

@@ -14,16 +14,16 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::plugin::InvocationError;
+use crate::plugin::{ActionKind, InvocationError};
 use crate::store::QueueDepth;
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// How a webhook request ended.
+/// The outcome of one webhook request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WebhookOutcome {
     /// Stored as a new event.
@@ -41,6 +41,15 @@ pub enum WebhookOutcome {
 }
 
 impl WebhookOutcome {
+    const ALL: [Self; 6] = [
+        Self::Stored,
+        Self::Duplicate,
+        Self::Unauthorized,
+        Self::TooLarge,
+        Self::Invalid,
+        Self::Error,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             WebhookOutcome::Stored => "stored",
@@ -53,7 +62,7 @@ impl WebhookOutcome {
     }
 }
 
-/// How a plugin file change ended.
+/// The outcome of one plugin file change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LoadOutcome {
     /// A new plugin was loaded.
@@ -67,6 +76,8 @@ pub enum LoadOutcome {
 }
 
 impl LoadOutcome {
+    const ALL: [Self; 4] = [Self::Loaded, Self::Reloaded, Self::Unloaded, Self::Failed];
+
     fn as_str(self) -> &'static str {
         match self {
             LoadOutcome::Loaded => "loaded",
@@ -77,7 +88,7 @@ impl LoadOutcome {
     }
 }
 
-/// What a plugin was invoked for.
+/// The kind of work a plugin was invoked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvocationKind {
     /// A queued event delivery.
@@ -107,6 +118,11 @@ struct PluginOutcomeLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    plugin: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct InvocationLabels {
     plugin: String,
     kind: &'static str,
@@ -125,16 +141,31 @@ struct ActionLabels {
     decided_by: &'static str,
 }
 
+/// The outcomes of one delivery attempt, as `authkit_deliveries_total`
+/// labels them.
+const DELIVERY_OUTCOMES: [&str; 4] = ["handled", "failed", "timed_out", "trapped"];
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// Buckets for request and decision latency: 0.5 ms to about 8 s.
+/// Bucket bounds, in seconds, for request and decision latency.
+const REQUEST_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Bucket bounds, in seconds, for one plugin invocation: from a call of a
+/// small Rust plugin (tens of µs) to past the default 10 s deadline, so a
+/// timed-out invocation lands in a finite bucket.
+const INVOCATION_BUCKETS: [f64; 18] = [
+    0.000_025, 0.000_05, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+];
+
 fn request_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+    Histogram::new(REQUEST_BUCKETS)
 }
 
-/// Buckets for one plugin invocation: 20 µs to about 10 s.
 fn invocation_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.000_02, 2.5, 15))
+    Histogram::new(INVOCATION_BUCKETS)
 }
 
 /// Every metric the server keeps.
@@ -143,6 +174,7 @@ pub struct Metrics {
     webhooks: Family<OutcomeLabels, Counter>,
     ingest_seconds: Histogram,
     deliveries: Family<PluginOutcomeLabels, Counter>,
+    dead_deliveries: Family<PluginLabels, Counter>,
     invocation_seconds: HistogramFamily<InvocationLabels>,
     events_awaiting_fan_out: Gauge,
     queued_deliveries: Family<PluginStatusLabels, Gauge>,
@@ -181,8 +213,14 @@ impl Metrics {
         let deliveries = Family::default();
         registry.register(
             "deliveries",
-            "Delivery attempts by plugin and outcome (handled, failed, timed_out, trapped) and deliveries given up as dead",
+            "Delivery attempts by plugin and outcome (handled, failed, timed_out, trapped)",
             deliveries.clone(),
+        );
+        let dead_deliveries = Family::default();
+        registry.register(
+            "deliveries_dead",
+            "Deliveries given up after their last attempt failed, by plugin",
+            dead_deliveries.clone(),
         );
         let invocation_seconds: HistogramFamily<InvocationLabels> =
             Family::new_with_constructor(invocation_histogram);
@@ -228,11 +266,12 @@ impl Metrics {
             plugins_loaded.clone(),
         );
 
-        Self {
+        let metrics = Self {
             registry,
             webhooks,
             ingest_seconds,
             deliveries,
+            dead_deliveries,
             invocation_seconds,
             events_awaiting_fan_out,
             queued_deliveries,
@@ -241,7 +280,49 @@ impl Metrics {
             plugin_loads,
             plugins_loaded,
             render_lock: Mutex::new(()),
+        };
+        metrics.create_fixed_series();
+        metrics
+    }
+
+    /// Creates every series whose labels are known in advance at zero, so
+    /// queries and alerts find them before the first event.
+    fn create_fixed_series(&self) {
+        for outcome in WebhookOutcome::ALL {
+            self.webhooks.get_or_create_owned(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            });
         }
+        for outcome in LoadOutcome::ALL {
+            self.plugin_loads.get_or_create_owned(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            });
+        }
+        for kind in [ActionKind::Authentication, ActionKind::UserRegistration] {
+            for verdict in ["allow", "deny"] {
+                for decided_by in ["plugins", "fallback"] {
+                    self.actions.get_or_create_owned(&ActionLabels {
+                        kind: kind.as_str(),
+                        verdict,
+                        decided_by,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Creates a plugin's delivery series at zero, so they exist from the
+    /// moment it is loaded.
+    pub fn register_plugin(&self, plugin: &str) {
+        for outcome in DELIVERY_OUTCOMES {
+            self.deliveries.get_or_create_owned(&PluginOutcomeLabels {
+                plugin: plugin.to_owned(),
+                outcome,
+            });
+        }
+        self.dead_deliveries.get_or_create_owned(&PluginLabels {
+            plugin: plugin.to_owned(),
+        });
     }
 
     /// Counts one webhook request; the latency counts only for requests
@@ -276,37 +357,39 @@ impl Metrics {
         dead: bool,
     ) {
         let outcome = match result {
-            Ok(_) => "handled",
-            Err(InvocationError::Failed(_)) => "failed",
-            Err(InvocationError::TimedOut { .. }) => "timed_out",
-            Err(InvocationError::Trapped(_) | InvocationError::Instantiate(_)) => "trapped",
+            Ok(_) => DELIVERY_OUTCOMES[0],
+            Err(InvocationError::Failed(_)) => DELIVERY_OUTCOMES[1],
+            Err(InvocationError::TimedOut { .. }) => DELIVERY_OUTCOMES[2],
+            Err(InvocationError::Trapped(_) | InvocationError::Instantiate(_)) => {
+                DELIVERY_OUTCOMES[3]
+            }
         };
-        self.count_delivery(plugin, outcome);
-        if dead {
-            self.count_delivery(plugin, "dead");
-        }
-    }
-
-    fn count_delivery(&self, plugin: &str, outcome: &'static str) {
         self.deliveries
             .get_or_create(&PluginOutcomeLabels {
                 plugin: plugin.to_owned(),
                 outcome,
             })
             .inc();
+        if dead {
+            self.dead_deliveries
+                .get_or_create(&PluginLabels {
+                    plugin: plugin.to_owned(),
+                })
+                .inc();
+        }
     }
 
     /// Counts one Action decision.
     pub fn record_action(
         &self,
-        kind: &'static str,
+        kind: ActionKind,
         allowed: bool,
         by_fallback: bool,
         elapsed: Duration,
     ) {
         self.actions
             .get_or_create(&ActionLabels {
-                kind,
+                kind: kind.as_str(),
                 verdict: if allowed { "allow" } else { "deny" },
                 decided_by: if by_fallback { "fallback" } else { "plugins" },
             })
@@ -378,7 +461,12 @@ mod tests {
             &Err(InvocationError::Failed("no".into())),
             true,
         );
-        metrics.record_action("authentication", false, true, Duration::from_millis(2));
+        metrics.record_action(
+            ActionKind::Authentication,
+            false,
+            true,
+            Duration::from_millis(2),
+        );
         metrics.record_plugin_load(LoadOutcome::Reloaded);
 
         let text = metrics.render(&QueueDepth::default(), 2);
@@ -398,10 +486,7 @@ mod tests {
                 r#"authkit_deliveries_total{plugin="todo-lists",outcome="failed"}"#,
                 1.0,
             ),
-            (
-                r#"authkit_deliveries_total{plugin="todo-lists",outcome="dead"}"#,
-                1.0,
-            ),
+            (r#"authkit_deliveries_dead_total{plugin="todo-lists"}"#, 1.0),
             (
                 r#"authkit_actions_total{kind="authentication",verdict="deny",decided_by="fallback"}"#,
                 1.0,
@@ -416,6 +501,45 @@ mod tests {
                 "{series} in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn known_series_exist_before_first_event() {
+        let metrics = Metrics::new();
+        metrics.register_plugin("user-mirror");
+
+        let text = metrics.render(&QueueDepth::default(), 1);
+
+        let expect = [
+            r#"authkit_webhooks_received_total{outcome="error"}"#,
+            r#"authkit_plugin_loads_total{outcome="failed"}"#,
+            r#"authkit_actions_total{kind="user-registration",verdict="allow",decided_by="fallback"}"#,
+            r#"authkit_deliveries_total{plugin="user-mirror",outcome="timed_out"}"#,
+            r#"authkit_deliveries_dead_total{plugin="user-mirror"}"#,
+        ];
+        for series in expect {
+            assert_eq!(line_value(&text, series), Some(0.0), "{series} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn invocation_past_deadline_has_finite_bucket() {
+        let metrics = Metrics::new();
+        metrics.record_invocation("todo-lists", InvocationKind::Event, Duration::from_secs(11));
+
+        let text = metrics.render(&QueueDepth::default(), 1);
+
+        let bucket = |le: &str| {
+            line_value(
+                &text,
+                &format!(
+                    r#"authkit_plugin_invocation_seconds_bucket{{plugin="todo-lists",kind="event",le="{le}"}}"#
+                ),
+            )
+        };
+        assert_eq!(bucket("0.00025"), Some(0.0), "{text}");
+        assert_eq!(bucket("10"), Some(0.0), "{text}");
+        assert_eq!(bucket("30"), Some(1.0), "{text}");
     }
 
     #[test]
@@ -459,7 +583,7 @@ mod tests {
     }
 
     #[test]
-    fn invocation_latency_is_a_histogram_per_plugin_and_kind() {
+    fn invocation_latency_per_plugin_and_kind() {
         let metrics = Metrics::new();
         metrics.record_invocation(
             "deny-gmail",

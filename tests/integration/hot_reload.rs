@@ -332,6 +332,164 @@ async fn status_counts_failures() -> TestResult {
     Ok(())
 }
 
+/// Waits until `/plugins` lists exactly `name`, served from `file`, with no
+/// load errors, and returns the report.
+async fn wait_until_served_from(server: &TestServer, name: &str, file: &str) -> TestResult<Value> {
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(server).await?;
+        let served = report["plugins"][0]["file"]
+            .as_str()
+            .is_some_and(|served| served.ends_with(file));
+        if served && report["load_errors"] == serde_json::json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        report["plugins"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(report["plugins"][0]["name"], name, "{report}");
+    assert!(
+        report["plugins"][0]["file"]
+            .as_str()
+            .is_some_and(|served| served.ends_with(file)),
+        "{report}"
+    );
+    assert_eq!(report["load_errors"], serde_json::json!([]), "{report}");
+    Ok(report)
+}
+
+#[tokio::test]
+async fn rename_inside_folder_keeps_serving() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None)],
+        ..Options::default()
+    })
+    .await?;
+    let plugins = server.plugins_dir();
+
+    // Events stream in while the file is renamed. An event fanned out while
+    // no plugin serves the name is never queued for it, so any gap would
+    // show as a missing count.
+    let rename = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::fs::rename(
+            plugins.join("counter.wasm"),
+            plugins.join("counter-v2.wasm"),
+        )?;
+        TestResult::Ok(())
+    };
+    let (posted, renamed) = tokio::join!(post_users(&server, "moved", 40), rename);
+    posted?;
+    renamed?;
+
+    wait_until_served_from(&server, "counter", "counter-v2.wasm").await?;
+    post_users(&server, "after", 5).await?;
+    wait_until(SETTLE, "every event is handled", || {
+        Ok(counted(&server)? == 45)
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn versioned_deploy_takes_over_name() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None)],
+        ..Options::default()
+    })
+    .await?;
+    let plugins = server.plugins_dir();
+
+    // The new version arrives under a new file name while the old file
+    // still serves the name, so it waits, reported as a load error.
+    deploy(&plugins, "counter", "counter-2")?;
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(&server).await?;
+        if report["load_errors"]
+            .as_array()
+            .is_some_and(|errors| !errors.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let error = report["load_errors"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("already loaded from"), "{report}");
+    assert!(error.contains("takes the name over"), "{report}");
+    assert!(
+        report["plugins"][0]["file"]
+            .as_str()
+            .is_some_and(|file| file.ends_with("/counter.wasm")),
+        "{report}"
+    );
+
+    // Removing the old file hands the name to the waiting version while
+    // events stream in.
+    let remove = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::fs::remove_file(plugins.join("counter.wasm"))?;
+        TestResult::Ok(())
+    };
+    let (posted, removed) = tokio::join!(post_users(&server, "handover", 40), remove);
+    posted?;
+    removed?;
+
+    wait_until_served_from(&server, "counter", "counter-2.wasm").await?;
+    wait_until(SETTLE, "every event is handled", || {
+        Ok(counted(&server)? == 40)
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn reload_applies_within_a_batch() -> TestResult {
+    let sleepy = "[settings]\nbehavior = \"sleep\"\nms = \"1000\"\n";
+    let server = TestServer::start_with(Options {
+        plugins: vec![("hostile", Some(sleepy.to_owned()))],
+        ..Options::default()
+    })
+    .await?;
+    post_users(&server, "batch", 6).await?;
+
+    // After a restart all six pending deliveries are due at once, so the
+    // worker takes them as one batch. The first sleeps for a second; the
+    // new settings land meanwhile and drop the sleep, so the later ones
+    // record `seen/<event id>` instead.
+    let server = server.restart().await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    deploy_settings(&server.plugins_dir(), "hostile", "[settings]\n")?;
+
+    wait_until(SETTLE, "every event is handled", || {
+        let db = server.db()?;
+        Ok(db.undispatched()? == 0 && db.deliveries()?.is_empty())
+    })
+    .await?;
+    let seen = server
+        .db()?
+        .plugin_keys("hostile")?
+        .iter()
+        .filter(|key| key.starts_with("seen/"))
+        .count();
+    assert!(seen >= 4, "only {seen} of 6 events ran on the new settings");
+    Ok(())
+}
+
+/// Writes a plugin's settings file through a temporary name and a rename.
+fn deploy_settings(dir: &Path, name: &str, text: &str) -> TestResult {
+    let temporary = dir.join(format!(".{name}.toml.part"));
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, dir.join(format!("{name}.toml")))?;
+    Ok(())
+}
+
 #[test]
 fn check_command_validates_a_file() -> TestResult {
     let good = command()

@@ -150,7 +150,7 @@ async fn metrics_count_what_the_server_did() -> TestResult {
                 1.0,
             ),
             (
-                r#"authkit_deliveries_total{plugin="failing-handler",outcome="dead"}"#,
+                r#"authkit_deliveries_dead_total{plugin="failing-handler"}"#,
                 1.0,
             ),
             (

@@ -27,7 +27,7 @@ pub use retry::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, MAX_DELAY, RetryPolicy
 use crate::http::error_chain;
 use crate::metrics::{InvocationKind, Metrics};
 use crate::overlay::{Overlay, Writes, into_store_writes};
-use crate::plugin::{EventInput, Plugin};
+use crate::plugin::EventInput;
 use crate::registry::{PluginRegistry, PluginStats};
 use crate::store::{Delivery, DeliveryOutcome, NewDelivery, Store};
 use crate::timestamp::Timestamp;
@@ -205,10 +205,10 @@ impl Worker {
         loop {
             // An unloaded plugin's deliveries stay queued until a plugin of
             // the same name is loaded again.
-            let Some(plugin) = self.registry.get(&self.name) else {
+            if self.registry.get(&self.name).is_none() {
                 let _ = tokio::time::timeout(POLL_INTERVAL, self.wake.notified()).await;
                 continue;
-            };
+            }
 
             let due = match self
                 .store
@@ -235,8 +235,9 @@ impl Worker {
                 stats: self.registry.stats(&self.name),
                 metrics: Arc::clone(&self.metrics),
             };
+            let (registry, name) = (Arc::clone(&self.registry), self.name.clone());
             let ran = tokio::task::spawn_blocking(move || {
-                run_batch(&plugin, &recorders, due, store, runtime, policy)
+                run_batch(&registry, &name, &recorders, due, store, runtime, policy)
             })
             .await;
             let (outcomes, writes) = match ran {
@@ -261,7 +262,7 @@ impl Worker {
     }
 }
 
-/// Where a batch records its invocations: the plugin's counters for
+/// The recorders of a batch's invocations: the plugin's counters for
 /// `/plugins` and the server's metrics.
 struct Recorders {
     stats: Arc<PluginStats>,
@@ -271,27 +272,39 @@ struct Recorders {
 /// Runs a batch of deliveries in receive order on a blocking thread.
 ///
 /// A failure blocks the rest of its subject's deliveries in the batch, so a
-/// subject's events are never handled out of order.
+/// subject's events are never handled out of order. Each delivery runs on
+/// the version loaded when it starts, so a reload takes effect from the
+/// next delivery, and an unload leaves the rest of the batch pending.
 fn run_batch(
-    plugin: &Plugin,
+    registry: &PluginRegistry,
+    name: &str,
     recorders: &Recorders,
     due: Vec<Delivery>,
     store: Arc<dyn Store>,
     runtime: Handle,
     policy: RetryPolicy,
 ) -> (Vec<(i64, DeliveryOutcome)>, Writes) {
-    let name = plugin.info.name.as_str();
     let mut batch_writes = Writes::new();
     let mut blocked_subjects = HashSet::new();
-    let mut outcomes = Vec::with_capacity(due.len());
+    let due_count = due.len();
+    let mut outcomes = Vec::with_capacity(due_count);
 
-    for delivery in due {
+    for (index, delivery) in due.into_iter().enumerate() {
         let event = &delivery.event;
         if let Some(subject) = &event.subject
             && blocked_subjects.contains(subject)
         {
             continue;
         }
+
+        let Some(plugin) = registry.get(name) else {
+            tracing::info!(
+                plugin = name,
+                left_pending = due_count - index,
+                "plugin unloaded during a batch; its remaining deliveries wait for it"
+            );
+            break;
+        };
 
         let overlay = Overlay::new(name, Arc::clone(&store), runtime.clone(), batch_writes);
         let started = Instant::now();

@@ -9,6 +9,12 @@
 //! reported by name with the reason, and whatever that file loaded before
 //! keeps serving. [`watch`](crate::registry::watch) calls `sync_file` when
 //! the folder changes.
+//!
+//! One file serves each plugin name. A second file that describes a served
+//! name fails to load, but its plugin is kept and takes the name over in
+//! the same step the first file is removed. A rename inside the folder or
+//! a versioned deploy (new file in, old file out) therefore leaves no
+//! moment with the plugin unloaded.
 
 mod watch;
 
@@ -16,6 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -92,6 +99,41 @@ struct FileState {
     name: Option<String>,
     /// The last attempt's failure, if it failed.
     error: Option<LoadError>,
+    /// A plugin that loaded from this file but whose name another file
+    /// serves. It takes the name over, with no gap, once that file is gone.
+    waiting: Option<Arc<Plugin>>,
+    /// When a failed load is tried again even if the file is unchanged, so
+    /// a passing cause (the instance pool full during `describe`, a read
+    /// error) does not keep the file unloaded.
+    retry: Option<Retry>,
+}
+
+/// The schedule of a failed file's next attempt.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    at: Instant,
+    /// Failed attempts in a row with these bytes and settings.
+    failures: u32,
+}
+
+/// The wait before the first retry of a failed load; it doubles with each
+/// failure in a row up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
+/// The maximum wait between retries of a failed load.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+impl Retry {
+    /// Schedules the attempt after `failures` failures in a row.
+    fn after(failures: u32) -> Self {
+        let doublings = failures.saturating_sub(1).min(16);
+        let delay = FIRST_RETRY_DELAY
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_DELAY);
+        Self {
+            at: Instant::now() + delay,
+            failures,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -108,7 +150,8 @@ pub enum SyncOutcome {
     Unchanged,
     /// A plugin was loaded from a new file.
     Loaded(String),
-    /// A plugin was replaced by a new version.
+    /// A plugin was replaced by a new version, from the same file or from
+    /// a file that waited for the name of a removed one.
     Reloaded(String),
     /// The file is gone and its plugin was unloaded.
     Unloaded(String),
@@ -177,6 +220,25 @@ impl PluginRegistry {
 
     /// Makes the registry match one `.wasm` file and its settings file.
     pub async fn sync_file(&self, wasm: &Path) -> SyncOutcome {
+        self.sync(wasm, false).await
+    }
+
+    /// Loads again every failed file whose retry is due, even if unchanged.
+    pub async fn retry_failed(&self) {
+        let now = Instant::now();
+        let due: Vec<PathBuf> = self
+            .read_state()
+            .by_file
+            .iter()
+            .filter(|(_, file)| file.retry.is_some_and(|retry| retry.at <= now))
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in due {
+            self.sync(&path, true).await;
+        }
+    }
+
+    async fn sync(&self, wasm: &Path, retrying: bool) -> SyncOutcome {
         let Some(fingerprint) = fingerprint(wasm) else {
             return self.unload_file(wasm);
         };
@@ -185,7 +247,7 @@ impl PluginRegistry {
             .by_file
             .get(wasm)
             .is_some_and(|state| state.fingerprint == fingerprint);
-        if unchanged {
+        if unchanged && !retrying {
             return SyncOutcome::Unchanged;
         }
 
@@ -197,7 +259,7 @@ impl PluginRegistry {
 
         match loaded {
             Ok(plugin) => self.install(wasm, fingerprint, plugin),
-            Err(reason) => self.record_failure(wasm, fingerprint, reason),
+            Err(reason) => self.record_failure(wasm, fingerprint, reason, None),
         }
     }
 
@@ -208,29 +270,45 @@ impl PluginRegistry {
         if let Some(other) = state.by_name.get(&name)
             && other.plugin.path != wasm
         {
-            let reason = format!(
-                "plugin name {name:?} is already loaded from {}; rename one of them",
-                other.plugin.path.display()
-            );
-            drop(state);
-            return self.record_failure(wasm, fingerprint, reason);
+            let other_path = other.plugin.path.clone();
+            if other_path.exists() {
+                let reason = format!(
+                    "plugin name {name:?} is already loaded from {}; this file takes the name over when that one is removed, or rename one of them",
+                    other_path.display()
+                );
+                drop(state);
+                return self.record_failure(wasm, fingerprint, reason, Some(Arc::new(plugin)));
+            }
+
+            // The file serving the name is gone, renamed or deleted, and its
+            // removal is not synced yet: this file takes the name over now.
+            state.by_file.remove(&other_path);
+            tracing::info!(plugin = %name, from = %other_path.display(), file = %wasm.display(), "plugin file moved");
         }
 
         // A new version may describe itself under another name; the old
         // name then stops being served from this file.
         let previous_name = state.by_file.get(wasm).and_then(|file| file.name.clone());
         if let Some(previous) = previous_name.as_ref().filter(|previous| **previous != name) {
-            state.by_name.remove(previous);
-            tracing::info!(plugin = %previous, file = %wasm.display(), "plugin unloaded: its file now describes another name");
+            tracing::info!(plugin = %previous, file = %wasm.display(), "plugin released: its file now describes another name");
+            self.release_name(&mut state, previous);
         }
 
         let stats = Arc::clone(state.stats.entry(name.clone()).or_default());
         let replaced = state.by_name.contains_key(&name);
+        let reason = change_reason(
+            state
+                .by_file
+                .get(wasm)
+                .map(|file| file.fingerprint.as_str()),
+            &fingerprint,
+        );
         tracing::info!(
             plugin = %name,
             version = %plugin.info.version,
             file = %wasm.display(),
             sha256 = %plugin.sha256,
+            reason,
             events = ?plugin.info.events,
             actions = ?plugin.info.actions.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
             "{}",
@@ -249,12 +327,13 @@ impl PluginRegistry {
             FileState {
                 fingerprint,
                 name: Some(name.clone()),
-                error: None,
+                ..FileState::default()
             },
         );
         drop(state);
 
         self.changed.notify_waiters();
+        self.metrics.register_plugin(&name);
         if replaced {
             self.metrics.record_plugin_load(LoadOutcome::Reloaded);
             SyncOutcome::Reloaded(name)
@@ -264,11 +343,17 @@ impl PluginRegistry {
         }
     }
 
-    fn record_failure(&self, wasm: &Path, fingerprint: String, reason: String) -> SyncOutcome {
-        let sha256 = fingerprint
-            .split_once(':')
-            .map_or(fingerprint.as_str(), |(hash, _)| hash)
-            .to_owned();
+    /// Records a failed load. `waiting` is the plugin of a file that loaded
+    /// but whose name another file serves. Such a file is not retried on a
+    /// timer, because it takes the name over when the other file goes.
+    fn record_failure(
+        &self,
+        wasm: &Path,
+        fingerprint: String,
+        reason: String,
+        waiting: Option<Arc<Plugin>>,
+    ) -> SyncOutcome {
+        let sha256 = wasm_hash(&fingerprint).to_owned();
         let error = LoadError {
             file: wasm.to_owned(),
             sha256: sha256.clone(),
@@ -277,6 +362,12 @@ impl PluginRegistry {
 
         let mut state = self.write_state();
         let file = state.by_file.entry(wasm.to_owned()).or_default();
+        let failures = match (file.retry, file.fingerprint == fingerprint) {
+            (Some(retry), true) => retry.failures + 1,
+            _ => 1,
+        };
+        file.retry = waiting.is_none().then(|| Retry::after(failures));
+        file.waiting = waiting;
         file.fingerprint = fingerprint;
         file.error = Some(error.clone());
         let serving = file.name.clone();
@@ -303,14 +394,72 @@ impl PluginRegistry {
         };
         let sha256 = state
             .by_name
-            .remove(&name)
+            .get(&name)
             .map(|loaded| loaded.plugin.sha256.clone());
+
+        tracing::info!(plugin = %name, file = %wasm.display(), sha256 = sha256.as_deref().unwrap_or("-"), "plugin released: its file was removed");
+        let taken_over = self.release_name(&mut state, &name);
         drop(state);
 
-        tracing::info!(plugin = %name, file = %wasm.display(), sha256 = sha256.as_deref().unwrap_or("-"), "plugin unloaded: its file was removed");
         self.changed.notify_waiters();
-        self.metrics.record_plugin_load(LoadOutcome::Unloaded);
-        SyncOutcome::Unloaded(name)
+        if taken_over {
+            SyncOutcome::Reloaded(name)
+        } else {
+            SyncOutcome::Unloaded(name)
+        }
+    }
+
+    /// Stops serving `name` from its current file: a file waiting for the
+    /// name takes it over in the same step, or else the plugin is unloaded.
+    /// Returns whether a waiting file took it over.
+    fn release_name(&self, state: &mut State, name: &str) -> bool {
+        let waiter = state.by_file.iter().find_map(|(path, file)| {
+            file.waiting
+                .as_ref()
+                .filter(|plugin| plugin.info.name == name)
+                .map(|plugin| (path.clone(), Arc::clone(plugin)))
+        });
+
+        let Some((path, plugin)) = waiter else {
+            state.by_name.remove(name);
+            tracing::info!(plugin = %name, "plugin unloaded");
+            self.metrics.record_plugin_load(LoadOutcome::Unloaded);
+            return false;
+        };
+
+        tracing::info!(
+            plugin = %name,
+            version = %plugin.info.version,
+            file = %path.display(),
+            sha256 = %plugin.sha256,
+            reason = "took over the name",
+            "plugin reloaded"
+        );
+        let stats = Arc::clone(state.stats.entry(name.to_owned()).or_default());
+        state.by_name.insert(
+            name.to_owned(),
+            LoadedPlugin {
+                plugin,
+                loaded_at: Timestamp::now(),
+                stats,
+            },
+        );
+        let mut previous_name = None;
+        if let Some(file) = state.by_file.get_mut(&path) {
+            previous_name = file.name.replace(name.to_owned());
+            file.error = None;
+            file.waiting = None;
+            file.retry = None;
+        }
+        self.metrics.register_plugin(name);
+        self.metrics.record_plugin_load(LoadOutcome::Reloaded);
+
+        // The waiting version may describe another name than the one its
+        // file served until now; that name is then released in turn.
+        if let Some(previous) = previous_name.filter(|previous| previous != name) {
+            self.release_name(state, &previous);
+        }
+        true
     }
 
     /// Returns the plugin with this name, if loaded.
@@ -389,6 +538,23 @@ fn is_wasm(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "wasm")
 }
 
+/// Names what changed between a file's previous fingerprint and its new
+/// one, for the load log.
+fn change_reason(previous: Option<&str>, current: &str) -> &'static str {
+    match previous {
+        None => "new file",
+        Some(previous) if wasm_hash(previous) != wasm_hash(current) => "file changed",
+        Some(_) => "settings changed",
+    }
+}
+
+/// Returns the `.wasm` file's SHA-256 from a fingerprint.
+fn wasm_hash(fingerprint: &str) -> &str {
+    fingerprint
+        .split_once(':')
+        .map_or(fingerprint, |(wasm, _)| wasm)
+}
+
 /// Returns `<sha256 of the wasm>:<sha256 of its settings file>`, or `None`
 /// when the `.wasm` file cannot be read (it was removed).
 fn fingerprint(wasm: &Path) -> Option<String> {
@@ -406,4 +572,29 @@ fn load_file(runtime: &PluginRuntime, path: &Path) -> Result<Plugin, String> {
     runtime
         .load_with(path, &config)
         .map_err(|error| error_chain(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_load_retries_back_off_to_a_cap() {
+        let delay = |failures| Retry::after(failures).at - Instant::now();
+
+        assert!(delay(1) <= FIRST_RETRY_DELAY);
+        assert!(delay(1) > FIRST_RETRY_DELAY - Duration::from_secs(1));
+        assert!(delay(3) > FIRST_RETRY_DELAY * 3);
+        assert!(delay(3) <= FIRST_RETRY_DELAY * 4);
+        assert!(delay(40) <= MAX_RETRY_DELAY);
+        assert!(delay(40) > MAX_RETRY_DELAY - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn change_reason_names_what_changed() {
+        assert_eq!(change_reason(None, "aa:bb"), "new file");
+        assert_eq!(change_reason(Some("aa:bb"), "cc:bb"), "file changed");
+        assert_eq!(change_reason(Some("aa:bb"), "cc:dd"), "file changed");
+        assert_eq!(change_reason(Some("aa:bb"), "aa:dd"), "settings changed");
+    }
 }

@@ -6,7 +6,8 @@
 //! into the folder is complete, so it is synced at once where the platform
 //! reports the rename's target (Linux does). A full rescan every
 //! [`RESCAN_INTERVAL`] catches anything a notification missed, and a file
-//! that failed to load is tried again whenever its bytes change. Renaming a
+//! that failed to load is tried again whenever its bytes change, and on a
+//! growing delay in case the cause has passed. Renaming a
 //! complete file into the folder is the reliable way to deploy.
 
 use std::collections::HashMap;
@@ -99,6 +100,7 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
                     for path in changed_files(&registry, &mut stamps) {
                         dirty.entry(path).or_insert_with(Instant::now);
                     }
+                    registry.retry_failed().await;
                 }
             }
         }
