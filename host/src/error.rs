@@ -107,6 +107,22 @@ pub enum Error {
     /// The plugin runtime could not start.
     #[error("cannot start the plugin runtime")]
     Plugin(#[source] crate::plugin::PluginError),
+    /// A plugin file or its `<name>.toml` could not be loaded. The message
+    /// names the file, the reason and the fix.
+    #[error(transparent)]
+    PluginFile(crate::plugin::PluginError),
+    /// A running authkit-host server returned an error status to a
+    /// command's request.
+    #[error("{url} returned {status}: {message}")]
+    ServerResponse {
+        /// The requested URL.
+        url: String,
+        /// The HTTP status, such as `403 Forbidden`.
+        status: reqwest::StatusCode,
+        /// The server's error message, followed by what to do when the
+        /// command can tell.
+        message: String,
+    },
     /// The HTTP server failed while serving.
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),

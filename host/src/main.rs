@@ -25,7 +25,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "authkit-host", version)]
 struct Cli {
-    /// Log line format; RUST_LOG sets the level filter [default: info]
+    /// Log line format. The RUST_LOG variable sets which levels are logged,
+    /// "info" and above when it is unset
     #[arg(long, global = true, env = "AUTHKIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            report(&error);
+            report(&error, cli.log_format);
             ExitCode::FAILURE
         }
     }
@@ -146,13 +147,37 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Prints the error and each of its causes once, for a person to act on.
-fn report(error: &Error) {
-    tracing::error!(error = %error, "command failed");
-    eprintln!("error: {error}");
+/// Reports a failed command once on stderr. With the text log format it
+/// prints the error and its causes for a person to read. With the JSON
+/// format it logs one ERROR record, so stderr stays one JSON object per
+/// line, unless RUST_LOG turns ERROR records off.
+fn report(error: &Error, format: LogFormat) {
+    let messages = error_messages(error);
+    match format {
+        LogFormat::Json if tracing::enabled!(tracing::Level::ERROR) => {
+            tracing::error!(error = %messages.join(": "), "command failed");
+        }
+        LogFormat::Text | LogFormat::Json => {
+            eprintln!("error: {}", messages[0]);
+            for cause in &messages[1..] {
+                eprintln!("  caused by: {cause}");
+            }
+        }
+    }
+}
+
+/// Returns the messages of an error and its causes, leaving out each cause
+/// whose message an earlier one already quotes, as many of this crate's
+/// messages quote the I/O error they wrap.
+fn error_messages(error: &Error) -> Vec<String> {
+    let mut messages = vec![error.to_string()];
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        let message = cause.to_string();
+        if !messages.iter().any(|earlier| earlier.contains(&message)) {
+            messages.push(message);
+        }
         source = cause.source();
     }
+    messages
 }

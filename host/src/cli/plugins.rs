@@ -3,10 +3,16 @@
 
 use std::path::PathBuf;
 
+use reqwest::StatusCode;
+
 use crate::config::{API_TOKEN_VAR, DEFAULT_LISTEN};
 use crate::error::{Error, Result};
 use crate::http::PluginsReport;
 use crate::plugin::{Limits, PluginRuntime, read_plugin_config};
+
+/// The maximum number of characters of a response body quoted in an error,
+/// when the body is not the server's JSON error.
+const MAX_QUOTED_BODY_CHARS: usize = 200;
 
 /// Flags of `authkit-host plugins`.
 #[derive(Debug, Clone, clap::Args)]
@@ -61,9 +67,48 @@ async fn list(args: &PluginsArgs) -> Result<String> {
         .send()
         .await
         .map_err(http_error)?;
-    let response = response.error_for_status().map_err(http_error)?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.map_err(http_error)?;
+        return Err(Error::ServerResponse {
+            url,
+            status,
+            message: error_message(status, &body),
+        });
+    }
     let report: PluginsReport = response.json().await.map_err(http_error)?;
     Ok(format_report(&report))
+}
+
+/// Returns the `message` of the server's JSON error body, which names the
+/// cause and the fix, or its `error` code if there is no message. A body
+/// that is not such JSON is quoted, cut to [`MAX_QUOTED_BODY_CHARS`], with
+/// control characters escaped.
+fn error_message(status: StatusCode, body: &str) -> String {
+    let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|json| json.get(name))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut message = match field("message").or_else(|| field("error")) {
+        Some(message) => message,
+        None if body.trim().is_empty() => "the response has no body".to_owned(),
+        None => {
+            let quoted: String = body.trim().chars().take(MAX_QUOTED_BODY_CHARS).collect();
+            format!(
+                "the response is not an authkit-host error: {}",
+                quoted.escape_debug()
+            )
+        }
+    };
+    if status == StatusCode::UNAUTHORIZED {
+        message.push_str(&format!(
+            "; set {API_TOKEN_VAR} to the token the server was started with"
+        ));
+    }
+    message
 }
 
 fn format_report(report: &PluginsReport) -> String {
@@ -108,8 +153,10 @@ fn list_or_dash(items: &[String]) -> String {
 async fn check(file: PathBuf) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let runtime = PluginRuntime::new(Limits::default()).map_err(Error::Plugin)?;
-        let config = read_plugin_config(&file).map_err(Error::Plugin)?;
-        let plugin = runtime.load_with(&file, &config).map_err(Error::Plugin)?;
+        let config = read_plugin_config(&file).map_err(Error::PluginFile)?;
+        let plugin = runtime
+            .load_with(&file, &config)
+            .map_err(Error::PluginFile)?;
         let info = &plugin.info;
         let actions: Vec<String> = info.actions.iter().map(|kind| kind.as_str().to_owned()).collect();
         Ok(format!(
@@ -125,4 +172,42 @@ async fn check(file: PathBuf) -> Result<String> {
     })
     .await
     .map_err(|_| Error::StoreClosed)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_message_prefers_message_field() {
+        let body = r#"{"error":"disabled","message":"no API token is configured"}"#;
+        let message = error_message(StatusCode::FORBIDDEN, body);
+        assert_eq!(message, "no API token is configured");
+    }
+
+    #[test]
+    fn error_message_falls_back_to_code() {
+        let message = error_message(StatusCode::FORBIDDEN, r#"{"error":"disabled"}"#);
+        assert_eq!(message, "disabled");
+    }
+
+    #[test]
+    fn error_message_quotes_other_bodies() {
+        let body = format!("<html>\n{}</html>", "x".repeat(500));
+        let message = error_message(StatusCode::NOT_FOUND, &body);
+        assert!(message.contains("not an authkit-host error"), "{message}");
+        assert!(message.contains(r"<html>\nxxx"), "{message}");
+        assert!(!message.contains("</html>"), "{message}");
+
+        let message = error_message(StatusCode::BAD_GATEWAY, " ");
+        assert_eq!(message, "the response has no body");
+    }
+
+    #[test]
+    fn error_message_names_token_on_401() {
+        let body = r#"{"error":"unauthorized","message":"invalid bearer token"}"#;
+        let message = error_message(StatusCode::UNAUTHORIZED, body);
+        assert!(message.starts_with("invalid bearer token; "), "{message}");
+        assert!(message.contains(API_TOKEN_VAR), "{message}");
+    }
 }

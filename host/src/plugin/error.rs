@@ -123,10 +123,34 @@ pub enum PluginError {
         /// Wasmtime's error.
         reason: String,
     },
-    /// Calling `describe` failed: the instance could not start, it trapped
-    /// or it ran past the deadline.
+    /// Calling `describe` failed because of the handler: the instance could
+    /// not start, it trapped or it ran past the deadline.
     #[error("calling `describe` of {path} failed: {reason}; fix the handler's describe function")]
     Describe {
+        /// The handler file.
+        path: PathBuf,
+        /// The invocation error.
+        reason: String,
+    },
+    /// Calling `describe` failed at the plugin's memory, table or CPU time
+    /// limit, which may be set too low for the handler.
+    #[error("calling `describe` of {path} failed: {reason}. The plugin's .toml file is {config}")]
+    DescribeLimit {
+        /// The handler file.
+        path: PathBuf,
+        /// The plugin's `<name>.toml`, which need not exist.
+        config: PathBuf,
+        /// The invocation error, which names the limit and its setting.
+        reason: String,
+    },
+    /// `describe` could not start because every instance slot of the
+    /// runtime was in use by other invocations.
+    #[error(
+        "calling `describe` of {path} failed: {reason}; the plugin runtime is running as \
+         many invocations as it allows at once, which is temporary, so load the plugin \
+         again once fewer are running"
+    )]
+    DescribeBusy {
         /// The handler file.
         path: PathBuf,
         /// The invocation error.

@@ -11,7 +11,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
-    Cache, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    Cache, Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError,
+    PoolingAllocationConfig, Store, Trap,
 };
 use wasmtime_wasi::I32Exit;
 
@@ -23,10 +24,13 @@ use super::budget::Exceeded;
 use super::cache::{CacheStats, open_cache};
 use super::clock::DeadlineClockData;
 use super::data::{PluginData, StoreError};
-use super::state::{GUEST_LOG_TARGET, InvocationState, MAX_LOG_MESSAGE_BYTES, truncate_message};
+use super::state::{
+    GUEST_LOG_TARGET, InvocationState, MAX_LOG_MESSAGE_BYTES, escape_control_chars,
+    truncate_message,
+};
 use super::{
     ActionInput, EventInput, InvocationError, Limits, PluginConfig, PluginError, PluginInfo,
-    Verdict,
+    Verdict, plugin_config_path,
 };
 use crate::store::UserLookup;
 use crate::user::User;
@@ -233,7 +237,11 @@ impl PluginRuntime {
             _ticker: Arc::clone(&self.ticker),
         };
 
-        let info = runner.describe(path)?;
+        let config_path = config
+            .path
+            .clone()
+            .unwrap_or_else(|| plugin_config_path(path));
+        let info = runner.describe(path, &config_path)?;
         runner.name = Arc::from(info.name.as_str());
         tracing::debug!(plugin = %info.name, version = %info.version, %sha256, "loaded handler");
 
@@ -312,7 +320,7 @@ impl Plugin {
         let result = match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(failed(&message)),
-            Err(error) => Err(error),
+            Err(failure) => Err(failure.error),
         };
         (result, restore(data))
     }
@@ -347,16 +355,17 @@ impl Plugin {
         let result = match result {
             Ok(Ok(verdict)) => Ok(verdict.into()),
             Ok(Err(message)) => Err(failed(&message)),
-            Err(error) => Err(error),
+            Err(failure) => Err(failure.error),
         };
         (result, restore(data))
     }
 }
 
-/// Wraps a handler's error message, cut to [`MAX_LOG_MESSAGE_BYTES`]
-/// because callers store and log it.
+/// Wraps a handler's error message, cut to [`MAX_LOG_MESSAGE_BYTES`] and
+/// with control characters escaped, because callers store and log it.
 fn failed(message: &str) -> InvocationError {
-    InvocationError::Failed(truncate_message(message, MAX_LOG_MESSAGE_BYTES).into_owned())
+    let message = truncate_message(message, MAX_LOG_MESSAGE_BYTES);
+    InvocationError::Failed(escape_control_chars(&message).into_owned())
 }
 
 /// Takes the caller's data back out of the box it travelled in.
@@ -366,6 +375,42 @@ fn restore<D: PluginData>(data: Box<dyn PluginData>) -> D {
         Ok(data) => *data,
         // `Runner::invoke` returns the box it was given, which contains a `D`.
         Err(_) => unreachable!("invocation returned data of another type"),
+    }
+}
+
+/// A failed invocation: the error callers get, and what caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    pub(super) error: InvocationError,
+    pub(super) cause: FailureCause,
+}
+
+/// What caused a failed invocation. It decides which fix a load error
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FailureCause {
+    /// The handler: it trapped, called `exit` or ran past its deadline.
+    Handler,
+    /// The plugin's memory, table or CPU time limit.
+    Limit,
+    /// Every instance slot of the runtime's pool was in use, which passes
+    /// once running invocations end.
+    PoolExhausted,
+}
+
+impl Failure {
+    fn handler(error: InvocationError) -> Self {
+        Self {
+            error,
+            cause: FailureCause::Handler,
+        }
+    }
+
+    fn limit(error: InvocationError) -> Self {
+        Self {
+            error,
+            cause: FailureCause::Limit,
+        }
     }
 }
 
@@ -385,17 +430,15 @@ pub(super) struct Runner {
 }
 
 impl Runner {
-    /// Calls `describe` and validates the description.
-    fn describe(&self, path: &Path) -> Result<PluginInfo, PluginError> {
+    /// Calls `describe` and validates the description. `config_path` is the
+    /// plugin's `<name>.toml`, which errors caused by a limit name.
+    fn describe(&self, path: &Path, config_path: &Path) -> Result<PluginInfo, PluginError> {
         let (result, _) = self.invoke(
             Box::new(NoData),
             self.limits.event_deadline,
             |handler, store| handler.call_describe(store),
         );
-        let description = result.map_err(|error| PluginError::Describe {
-            path: path.to_owned(),
-            reason: error.to_string(),
-        })?;
+        let description = result.map_err(|failure| describe_error(path, config_path, failure))?;
 
         let mut actions: Vec<_> = description.actions.into_iter().map(Into::into).collect();
         actions.sort();
@@ -420,7 +463,7 @@ impl Runner {
         data: Box<dyn PluginData>,
         deadline: Duration,
         call: impl FnOnce(&Guest, &mut Store<InvocationState>) -> wasmtime::Result<R>,
-    ) -> (Result<R, InvocationError>, Box<dyn PluginData>) {
+    ) -> (Result<R, Failure>, Box<dyn PluginData>) {
         let (result, state) = self.run(data, deadline, call);
         log_guest_output(&state);
         (result, state.data)
@@ -441,7 +484,7 @@ impl Runner {
         data: Box<dyn PluginData>,
         deadline: Duration,
         call: impl FnOnce(&Guest, &mut Store<InvocationState>) -> wasmtime::Result<R>,
-    ) -> (Result<R, InvocationError>, InvocationState) {
+    ) -> (Result<R, Failure>, InvocationState) {
         let state = InvocationState::new(
             Arc::clone(&self.name),
             Arc::clone(&self.settings),
@@ -462,7 +505,7 @@ impl Runner {
                         ?deadline,
                         "handler returned after sleeping into its deadline"
                     );
-                    Err(InvocationError::TimedOut { deadline })
+                    Err(Failure::handler(InvocationError::TimedOut { deadline }))
                 }
                 Ok(value) => Ok(value),
                 Err(error) => Err(classify_trap(&error, store.data(), deadline)),
@@ -473,26 +516,27 @@ impl Runner {
     }
 }
 
-/// Turns a failed call into an [`InvocationError`], and logs the details
-/// that do not fit in it.
-fn classify_trap(
-    error: &wasmtime::Error,
-    state: &InvocationState,
-    deadline: Duration,
-) -> InvocationError {
+/// Turns a failed call into a [`Failure`], and logs the details that do
+/// not fit in it.
+fn classify_trap(error: &wasmtime::Error, state: &InvocationState, deadline: Duration) -> Failure {
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return classify_interrupt(state, deadline);
     }
     tracing::debug!(error = ?error, "handler trapped");
 
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return InvocationError::Trapped(format!("the handler called exit with status {}", exit.0));
+        return Failure::handler(InvocationError::Trapped(format!(
+            "the handler called exit with status {}",
+            exit.0
+        )));
     }
 
-    let mut reason = match (
-        state.limiter.describe_rejection(),
-        error.downcast_ref::<Trap>(),
-    ) {
+    let rejection = state.limiter.describe_rejection();
+    let cause = match rejection {
+        Some(_) => FailureCause::Limit,
+        None => FailureCause::Handler,
+    };
+    let mut reason = match (rejection, error.downcast_ref::<Trap>()) {
         (Some(rejection), _) => rejection,
         (None, Some(Trap::StackOverflow)) => format!(
             "stack overflow: the handler used up its WebAssembly call stack, usually \
@@ -504,50 +548,86 @@ fn classify_trap(
     };
     if let Some(message) = &state.last_error_message {
         reason.push_str("; it last logged the error: ");
-        reason.push_str(message);
+        reason.push_str(&escape_control_chars(message));
     }
     let (stderr, _) = state.stderr.contents();
     if let Some(tail) = stderr_tail(&stderr) {
         reason.push_str("; its stderr ends with: ");
         reason.push_str(&tail);
     }
-    InvocationError::Trapped(reason)
+    Failure {
+        error: InvocationError::Trapped(reason),
+        cause,
+    }
 }
 
-/// Turns a failed instantiation into an [`InvocationError`].
+/// Turns a failed instantiation into a [`Failure`].
+///
+/// Creating an instance fails when every slot of the runtime's pool is in
+/// use, when the component needs more memory or table elements to start
+/// than the plugin's limits allow, or when its initialization traps.
 fn classify_instantiate_error(
     error: &wasmtime::Error,
     state: &InvocationState,
     deadline: Duration,
-) -> InvocationError {
+) -> Failure {
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return classify_interrupt(state, deadline);
     }
-    InvocationError::Instantiate(format!("{error:#}"))
+    if error.is::<PoolConcurrencyLimitError>() {
+        return Failure {
+            error: InvocationError::Instantiate(format!("{error:#}")),
+            cause: FailureCause::PoolExhausted,
+        };
+    }
+    // Wasmtime's own error states only that a minimum size "exceeds memory
+    // limits" or "exceeds table limits", so the limiter's record replaces it
+    // with the limit and the setting that raises it.
+    if let Some(rejection) = state.limiter.describe_rejection() {
+        return Failure::limit(InvocationError::Instantiate(rejection));
+    }
+    Failure::handler(InvocationError::Instantiate(format!("{error:#}")))
 }
 
-/// Turns an epoch interruption into the error of the limit that caused it.
-fn classify_interrupt(state: &InvocationState, deadline: Duration) -> InvocationError {
+/// Turns an epoch interruption into the failure of the limit that caused it.
+fn classify_interrupt(state: &InvocationState, deadline: Duration) -> Failure {
     match state.budget.exceeded() {
         Some(Exceeded::CpuTime { limit, used }) => {
             tracing::debug!(?limit, ?used, "handler interrupted at its CPU time limit");
-            InvocationError::Trapped(format!(
+            Failure::limit(InvocationError::Trapped(format!(
                 "CPU time limit exceeded: the handler used {} ms of CPU time, above its limit \
                  of {} ms; raise cpu_ms in the [limits] table of the plugin's .toml file or \
                  make the handler do less work",
                 used.as_millis(),
                 limit.as_millis()
-            ))
+            )))
         }
         Some(Exceeded::Deadline) | None => {
             tracing::debug!(?deadline, "handler interrupted at its deadline");
-            InvocationError::TimedOut { deadline }
+            Failure::handler(InvocationError::TimedOut { deadline })
         }
     }
 }
 
+/// Turns a failed `describe` call into the load error that names the fix
+/// for its cause: a fix of the handler, a higher limit in `config_path`, or
+/// another attempt once the pool has a free slot.
+fn describe_error(path: &Path, config_path: &Path, failure: Failure) -> PluginError {
+    let path = path.to_owned();
+    let reason = failure.error.to_string();
+    match failure.cause {
+        FailureCause::Handler => PluginError::Describe { path, reason },
+        FailureCause::Limit => PluginError::DescribeLimit {
+            path,
+            config: config_path.to_owned(),
+            reason,
+        },
+        FailureCause::PoolExhausted => PluginError::DescribeBusy { path, reason },
+    }
+}
+
 /// Returns the last [`STDERR_TAIL_BYTES`] of a guest's stderr on one line,
-/// or `None` if it wrote nothing.
+/// with control characters escaped, or `None` if it wrote nothing.
 fn stderr_tail(stderr: &str) -> Option<String> {
     let trimmed = stderr.trim();
     if trimmed.is_empty() {
@@ -562,12 +642,13 @@ fn stderr_tail(stderr: &str) -> Option<String> {
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect();
-    Some(lines.join(" / "))
+    Some(escape_control_chars(&lines.join(" / ")).into_owned())
 }
 
-/// Logs what a guest wrote to stdout and stderr, and how many of its log
-/// messages were dropped.
-fn log_guest_output(state: &InvocationState) {
+/// Logs what a guest wrote to stdout and stderr, one record per stream
+/// with control characters escaped, and how many of its log messages were
+/// dropped.
+pub(super) fn log_guest_output(state: &InvocationState) {
     let plugin = &*state.plugin;
     for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
         let (text, dropped_bytes) = output.contents();
@@ -575,6 +656,7 @@ fn log_guest_output(state: &InvocationState) {
         if text.is_empty() && dropped_bytes == 0 {
             continue;
         }
+        let text = escape_control_chars(text);
         if stream == "stdout" {
             tracing::info!(target: GUEST_LOG_TARGET, plugin, stream, dropped_bytes, "{text}");
         } else {

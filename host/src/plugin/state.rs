@@ -130,13 +130,25 @@ impl InvocationState {
     }
 }
 
-/// Wasmtime's [`StoreLimits`], plus a record of the memory growth it
-/// rejected, so that the resulting trap can name the limit.
+/// Wasmtime's [`StoreLimits`], plus a record of the memory or table growth
+/// it rejected, so that the resulting error can name the limit.
 pub(super) struct Limiter {
     limits: StoreLimits,
     max_memory_bytes: usize,
-    /// The memory size, in bytes, of the first rejected growth.
-    pub(super) rejected_memory_bytes: Option<usize>,
+    max_table_elements: usize,
+    /// The first growth rejected.
+    rejected: Option<Rejection>,
+}
+
+/// A memory or table growth that a [`Limiter`] rejected. Creating an
+/// instance counts as growing each memory and table from 0 to its minimum
+/// size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    /// The memory size requested, in bytes.
+    Memory(usize),
+    /// The table size requested, in elements.
+    Table(usize),
 }
 
 impl Limiter {
@@ -148,20 +160,35 @@ impl Limiter {
         Self {
             limits: store_limits,
             max_memory_bytes: limits.memory_bytes_rounded(),
-            rejected_memory_bytes: None,
+            max_table_elements: limits.max_table_elements,
+            rejected: None,
         }
     }
 
-    /// Describes a rejected growth for a trap message, if there was one.
+    /// Describes the first rejected growth for an error message, if there
+    /// was one.
     pub(super) fn describe_rejection(&self) -> Option<String> {
-        self.rejected_memory_bytes.map(|desired| {
-            format!(
+        self.rejected.map(|rejection| match rejection {
+            Rejection::Memory(desired) => format!(
                 "memory limit exceeded: the handler tried to grow its memory to {desired} bytes, \
                  above the limit of {} bytes; raise memory_mb in the [limits] table of the \
                  plugin's .toml file or make the handler use less memory",
                 self.max_memory_bytes
-            )
+            ),
+            Rejection::Table(desired) => format!(
+                "table limit exceeded: the handler tried to grow a table to {desired} elements, \
+                 above the limit of {} elements; raise table_elements in the [limits] table \
+                 of the plugin's .toml file",
+                self.max_table_elements
+            ),
         })
+    }
+
+    /// Records a rejected growth, unless an earlier one is recorded.
+    fn record(&mut self, allowed: bool, rejection: Rejection) {
+        if !allowed && self.rejected.is_none() {
+            self.rejected = Some(rejection);
+        }
     }
 }
 
@@ -173,9 +200,7 @@ impl ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if !allowed && self.rejected_memory_bytes.is_none() {
-            self.rejected_memory_bytes = Some(desired);
-        }
+        self.record(allowed, Rejection::Memory(desired));
         Ok(allowed)
     }
 
@@ -185,7 +210,9 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
+        let allowed = self.limits.table_growing(current, desired, maximum)?;
+        self.record(allowed, Rejection::Table(desired));
+        Ok(allowed)
     }
 
     fn instances(&self) -> usize {
@@ -216,6 +243,7 @@ impl log::Host for InvocationState {
         self.log_messages += 1;
 
         let message = truncate_message(&message, MAX_LOG_MESSAGE_BYTES);
+        let message = escape_control_chars(&message);
         let plugin = &*self.plugin;
         match level {
             log::Level::Trace => tracing::trace!(target: GUEST_LOG_TARGET, plugin, "{message}"),
@@ -307,9 +335,65 @@ pub(super) fn truncate_message(message: &str, max: usize) -> std::borrow::Cow<'_
     .into()
 }
 
+/// Escapes the control characters of guest text, and the Unicode line and
+/// paragraph separators, as Rust's `escape_debug` does (`\n`, `\r`, `\t`,
+/// `\u{1b}`). Text a guest wrote then stays on the one log line the server
+/// starts for it, and cannot move the cursor or set colors on a terminal.
+///
+/// Backslashes are kept as they are, so that JSON and paths stay readable.
+/// A guest can therefore write a literal `\n` that reads like an escaped
+/// newline, but cannot start a line.
+pub(super) fn escape_control_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs_escape = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.contains(needs_escape) {
+        return text.into();
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if needs_escape(c) {
+            escaped.extend(c.escape_debug());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_keeps_plain_text() {
+        for text in [
+            "",
+            "hello",
+            "żółw e\u{301} 日本",
+            r#"{"path":"C:\\x","quote":"\"'"}"#,
+        ] {
+            let escaped = escape_control_chars(text);
+            assert!(matches!(escaped, std::borrow::Cow::Borrowed(_)), "{text}");
+            assert_eq!(escaped, text);
+        }
+    }
+
+    #[test]
+    fn escape_replaces_line_breaks_and_controls() {
+        let cases = [
+            ("a\nb", r"a\nb"),
+            ("a\r\nb", r"a\r\nb"),
+            ("tab\there", r"tab\there"),
+            ("\u{1b}[31mred", r"\u{1b}[31mred"),
+            ("nel\u{85}next", r"nel\u{85}next"),
+            ("line\u{2028}sep\u{2029}par", r"line\u{2028}sep\u{2029}par"),
+            ("nul\0del\u{7f}", r"nul\0del\u{7f}"),
+        ];
+        for (text, expected) in cases {
+            let escaped = escape_control_chars(text);
+            assert_eq!(escaped, expected, "{text:?}");
+            assert!(!escaped.contains(['\n', '\r']), "{text:?}");
+        }
+    }
 
     #[test]
     fn short_message_kept() {

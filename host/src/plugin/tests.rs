@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 mod cache;
+mod guest_log;
 mod hostile;
 
 use super::bindings::authkit::plugin::store as wit_store;
@@ -419,6 +420,97 @@ fn exhausted_pool_fails_instantiation() {
         panic!("expected Instantiate, got {result:?}");
     };
     assert!(message.contains("concurrent"), "{message}");
+    assert_eq!(busy.join().unwrap(), Ok(Verdict::Allow));
+}
+
+#[test]
+fn low_limits_blamed_at_load() {
+    let deny_gmail = component("deny-gmail");
+    let chosen_config = PathBuf::from("/etc/authkit/plugins/deny-gmail.toml");
+    // Each case: the limits, the config file they came from, and the file
+    // and fix the error must name.
+    let cases = [
+        (
+            PluginLimits {
+                memory_mb: Some(1),
+                ..PluginLimits::default()
+            },
+            None,
+            plugin_config_path(&deny_gmail),
+            "raise memory_mb",
+        ),
+        (
+            PluginLimits {
+                table_elements: Some(1),
+                ..PluginLimits::default()
+            },
+            Some(chosen_config.clone()),
+            chosen_config.clone(),
+            "raise table_elements",
+        ),
+    ];
+    for (limits, path, named_config, fix) in cases {
+        let config = PluginConfig {
+            limits,
+            path,
+            ..PluginConfig::default()
+        };
+
+        let error = runtime().load_with(&deny_gmail, &config).unwrap_err();
+
+        assert!(
+            matches!(error, PluginError::DescribeLimit { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains(fix), "{message}");
+        assert!(
+            message.contains(&named_config.display().to_string()),
+            "{message}"
+        );
+        assert!(!message.contains("fix the handler"), "{message}");
+    }
+}
+
+#[test]
+fn exhausted_pool_fails_load_as_temporary() {
+    let cache = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_concurrent_invocations: 1,
+        ..Limits::default()
+    };
+    let runtime = PluginRuntime::with_cache_dir(limits, Some(cache.path())).unwrap();
+    // Compile deny-gmail into the cache first, so that loading it while the
+    // pool is busy takes milliseconds.
+    drop(
+        runtime
+            .load(&component("deny-gmail"), BTreeMap::new())
+            .unwrap(),
+    );
+    let settings = BTreeMap::from([("spin_ms".to_owned(), "3000".to_owned())]);
+    let slow = Arc::new(runtime.load(&component("slow-action"), settings).unwrap());
+    let action = example_action("authentication.json");
+
+    let busy = {
+        let slow = Arc::clone(&slow);
+        std::thread::spawn(move || {
+            slow.handle_action(&action, MemoryData::new(), ACTION_DEADLINE)
+                .0
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+
+    let error = runtime
+        .load(&component("deny-gmail"), BTreeMap::new())
+        .unwrap_err();
+    assert!(
+        matches!(error, PluginError::DescribeBusy { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("maximum concurrent limit"), "{message}");
+    assert!(message.contains("temporary"), "{message}");
+    assert!(!message.contains("fix the handler"), "{message}");
     assert_eq!(busy.join().unwrap(), Ok(Verdict::Allow));
 }
 
