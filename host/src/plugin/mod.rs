@@ -28,6 +28,7 @@ mod input;
 mod limits;
 mod output;
 mod runtime;
+mod slots;
 mod state;
 #[cfg(test)]
 mod tests;

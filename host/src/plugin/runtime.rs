@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -24,6 +24,7 @@ use super::budget::Exceeded;
 use super::cache::{CacheStats, open_cache};
 use super::clock::DeadlineClockData;
 use super::data::{PluginData, StoreError};
+use super::slots::InstanceSlots;
 use super::state::{
     GUEST_LOG_TARGET, InvocationState, MAX_LOG_MESSAGE_BYTES, escape_control_chars,
     truncate_message,
@@ -75,6 +76,8 @@ pub struct PluginRuntime {
     limits: Limits,
     cache: Option<Cache>,
     ticker: Arc<EpochTicker>,
+    /// Admission to the engine's instance pool, shared by every plugin.
+    slots: Arc<InstanceSlots>,
 }
 
 impl PluginRuntime {
@@ -131,6 +134,7 @@ impl PluginRuntime {
         Ok(Self {
             engine,
             linker,
+            slots: Arc::new(InstanceSlots::new(limits.max_concurrent_invocations)),
             limits,
             cache,
             ticker,
@@ -235,6 +239,7 @@ impl PluginRuntime {
             action_deadline_cap: config.limits.deadline_ms.map(Duration::from_millis),
             limits,
             _ticker: Arc::clone(&self.ticker),
+            slots: Arc::clone(&self.slots),
         };
 
         let config_path = config
@@ -427,6 +432,8 @@ pub(super) struct Runner {
     action_deadline_cap: Option<Duration>,
     /// Keeps the epoch advancing while the handler can still be invoked.
     _ticker: Arc<EpochTicker>,
+    /// Admission to the engine's instance pool.
+    slots: Arc<InstanceSlots>,
 }
 
 impl Runner {
@@ -485,13 +492,33 @@ impl Runner {
         deadline: Duration,
         call: impl FnOnce(&Guest, &mut Store<InvocationState>) -> wasmtime::Result<R>,
     ) -> (Result<R, Failure>, InvocationState) {
+        // The wait for a slot counts against the deadline, which covers the
+        // whole invocation.
+        let waiting_since = Instant::now();
+        let slot = self.slots.acquire(deadline);
+        let remaining = deadline.saturating_sub(waiting_since.elapsed());
         let state = InvocationState::new(
             Arc::clone(&self.name),
             Arc::clone(&self.settings),
             data,
             &self.limits,
-            deadline,
+            remaining,
         );
+        let Some(_slot) = slot else {
+            let error = InvocationError::Instantiate(format!(
+                "all {} instance slots of the plugin runtime stayed in use until the deadline; \
+                 that many invocations run at once at most",
+                self.slots.total()
+            ));
+            return (
+                Err(Failure {
+                    error,
+                    cause: FailureCause::PoolExhausted,
+                }),
+                state,
+            );
+        };
+
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|mut store| Ok(store.data_mut().budget.check()));

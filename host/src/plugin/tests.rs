@@ -394,7 +394,7 @@ fn memory_limit_traps_only_invocation() {
 }
 
 #[test]
-fn exhausted_pool_fails_instantiation() {
+fn exhausted_pool_fails_at_deadline() {
     let limits = Limits {
         max_concurrent_invocations: 1,
         ..Limits::default()
@@ -415,11 +415,12 @@ fn exhausted_pool_fails_instantiation() {
     };
     std::thread::sleep(Duration::from_millis(500));
 
-    let (result, _) = plugin.handle_action(&action, MemoryData::new(), ACTION_DEADLINE);
+    // The only slot stays taken for longer than this call may wait.
+    let (result, _) = plugin.handle_action(&action, MemoryData::new(), Duration::from_millis(200));
     let Err(InvocationError::Instantiate(message)) = result else {
         panic!("expected Instantiate, got {result:?}");
     };
-    assert!(message.contains("concurrent"), "{message}");
+    assert!(message.contains("all 1 instance slots"), "{message}");
     assert_eq!(busy.join().unwrap(), Ok(Verdict::Allow));
 }
 
@@ -473,10 +474,48 @@ fn low_limits_blamed_at_load() {
 }
 
 #[test]
-fn exhausted_pool_fails_load_as_temporary() {
-    let cache = tempfile::tempdir().unwrap();
+fn busy_pool_queues_invocations() {
     let limits = Limits {
         max_concurrent_invocations: 1,
+        ..Limits::default()
+    };
+    let runtime = PluginRuntime::new(limits).unwrap();
+    let settings = BTreeMap::from([("spin_ms".to_owned(), "500".to_owned())]);
+    let slow = Arc::new(runtime.load(&component("slow-action"), settings).unwrap());
+    let quick = runtime
+        .load(&component("deny-gmail"), BTreeMap::new())
+        .unwrap();
+    let (started, started_received) = std::sync::mpsc::channel();
+
+    let busy = {
+        let slow = Arc::clone(&slow);
+        let action = example_action("authentication.json");
+        std::thread::spawn(move || {
+            started.send(()).unwrap();
+            slow.handle_action(&action, MemoryData::new(), ACTION_DEADLINE)
+                .0
+        })
+    };
+    started_received.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    // The only slot is taken, so this call waits for it instead of failing.
+    let (verdict, _) = quick.handle_action(
+        &example_action("user_registration-company.json"),
+        MemoryData::new(),
+        ACTION_DEADLINE,
+    );
+    assert_eq!(verdict, Ok(Verdict::Allow));
+    assert_eq!(busy.join().unwrap(), Ok(Verdict::Allow));
+}
+
+#[test]
+fn exhausted_pool_fails_load_as_temporary() {
+    let cache = tempfile::tempdir().unwrap();
+    // Loading waits for a free slot at most the describe deadline.
+    let limits = Limits {
+        max_concurrent_invocations: 1,
+        event_deadline: Duration::from_millis(300),
         ..Limits::default()
     };
     let runtime = PluginRuntime::with_cache_dir(limits, Some(cache.path())).unwrap();
@@ -508,7 +547,7 @@ fn exhausted_pool_fails_load_as_temporary() {
         "{error:?}"
     );
     let message = error.to_string();
-    assert!(message.contains("maximum concurrent limit"), "{message}");
+    assert!(message.contains("instance slots"), "{message}");
     assert!(message.contains("temporary"), "{message}");
     assert!(!message.contains("fix the handler"), "{message}");
     assert_eq!(busy.join().unwrap(), Ok(Verdict::Allow));
