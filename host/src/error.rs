@@ -86,6 +86,14 @@ pub enum Error {
     /// The storage writer has stopped, so nothing more can be stored.
     #[error("the storage writer has stopped; restart the server")]
     StoreClosed,
+    /// Work moved to a blocking thread panicked, which is a bug.
+    #[error("{task} panicked: {reason}; this is a bug, please report it with the log above")]
+    Panicked {
+        /// The work, such as "opening the database".
+        task: &'static str,
+        /// The panic message.
+        reason: String,
+    },
     /// An outgoing HTTP request failed.
     #[error("request to {url} failed")]
     Http {
@@ -132,11 +140,70 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Wraps the failure of a blocking task's join, which only fails when
+    /// the task panicked, as the runtime is never shut down before it.
+    pub fn panicked(task: &'static str) -> impl FnOnce(tokio::task::JoinError) -> Self {
+        move |error| Error::Panicked {
+            task,
+            reason: error.to_string(),
+        }
+    }
+
     /// Wraps a SQLite failure with what was being done.
     pub(crate) fn database(action: impl Into<String>, source: rusqlite::Error) -> Self {
         Self::Database {
             action: action.into(),
             source,
         }
+    }
+}
+
+/// Returns the messages of an error and its causes, outermost first,
+/// leaving out each cause whose message an earlier one already quotes, as
+/// many messages in this crate quote the I/O error they wrap.
+pub fn error_messages(error: &dyn std::error::Error) -> Vec<String> {
+    let mut messages = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !messages.iter().any(|earlier| earlier.contains(&message)) {
+            messages.push(message);
+        }
+        source = cause.source();
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose message quotes its source, as many here do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read plugin.wasm: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
+    #[test]
+    fn quoted_causes_left_out() {
+        let error = Quoting(std::io::Error::other("disk on fire"));
+
+        assert_eq!(
+            error_messages(&error),
+            vec!["cannot read plugin.wasm: disk on fire"]
+        );
+    }
+
+    #[test]
+    fn unquoted_causes_kept() {
+        let error = Error::Io {
+            action: "reading",
+            path: PathBuf::from("plugin.wasm"),
+            source: std::io::Error::other("disk on fire"),
+        };
+
+        assert_eq!(
+            error_messages(&error),
+            vec!["reading plugin.wasm failed", "disk on fire"]
+        );
     }
 }

@@ -16,6 +16,7 @@ use authkit_host::cli::import::api_key_from_env;
 use authkit_host::cli::plugins::PluginsArgs;
 use authkit_host::cli::send::SendArgs;
 use authkit_host::config::{Secret, Secrets, ServeArgs, ServerConfig};
+use authkit_host::error::error_messages;
 use authkit_host::{Error, server};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -164,20 +165,4 @@ fn report(error: &Error, format: LogFormat) {
             }
         }
     }
-}
-
-/// Returns the messages of an error and its causes, leaving out each cause
-/// whose message an earlier one already quotes, as many of this crate's
-/// messages quote the I/O error they wrap.
-fn error_messages(error: &Error) -> Vec<String> {
-    let mut messages = vec![error.to_string()];
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !messages.iter().any(|earlier| earlier.contains(&message)) {
-            messages.push(message);
-        }
-        source = cause.source();
-    }
-    messages
 }

@@ -132,7 +132,7 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>> {
     let path = config.db_path.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await
-        .map_err(|_| Error::StoreClosed)??;
+        .map_err(Error::panicked("opening the database"))??;
     Ok(Arc::new(store))
 }
 

@@ -39,7 +39,7 @@ impl ImportArgs {
         let path = self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
         tokio::task::spawn_blocking(move || SqliteStore::open(&path))
             .await
-            .map_err(|_| Error::StoreClosed)?
+            .map_err(Error::panicked("opening the database"))?
     }
 }
 

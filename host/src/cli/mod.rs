@@ -32,12 +32,12 @@ async fn open_store(db: Option<&Path>) -> Result<SqliteStore> {
     }
     tokio::task::spawn_blocking(move || SqliteStore::open(&path))
         .await
-        .map_err(|_| Error::StoreClosed)?
+        .map_err(Error::panicked("opening the database"))?
 }
 
 /// Closes a store off the async threads, because closing joins its writer.
 async fn close_store(store: SqliteStore) -> Result<()> {
     tokio::task::spawn_blocking(move || drop(store))
         .await
-        .map_err(|_| Error::StoreClosed)
+        .map_err(Error::panicked("closing the database"))
 }

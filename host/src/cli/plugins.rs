@@ -171,7 +171,7 @@ async fn check(file: PathBuf) -> Result<String> {
         ))
     })
     .await
-    .map_err(|_| Error::StoreClosed)?
+    .map_err(Error::panicked("checking the plugin"))?
 }
 
 #[cfg(test)]

@@ -150,12 +150,5 @@ impl IntoResponse for ApiError {
 
 /// Formats an error and its sources as one line.
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::error::error_messages(error).join(": ")
 }
