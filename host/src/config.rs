@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::dispatch::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, RetryPolicy};
 use crate::error::{Error, Result};
+use crate::plugin::{DEFAULT_MAX_CONCURRENT_INVOCATIONS, MAX_CONCURRENT_INVOCATIONS};
 
 /// The address the server listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -100,6 +101,12 @@ pub struct ServeArgs {
     )]
     pub delivery_retry_base_ms: Option<u64>,
 
+    /// Plugin invocations that run at once, across all plugins; more wait
+    /// for a free slot. Each reserves about 190 MiB of address space, not
+    /// memory [default: 32]
+    #[arg(long, env = "AUTHKIT_MAX_CONCURRENT_INVOCATIONS", value_name = "COUNT")]
+    pub max_concurrent_invocations: Option<u32>,
+
     /// Seconds an Action signature timestamp may differ from now, in either
     /// direction [default: 30]
     #[arg(long, env = "AUTHKIT_ACTION_TOLERANCE_SECS", value_name = "SECONDS")]
@@ -170,6 +177,7 @@ struct FileConfig {
     tombstone_retention_days: Option<u64>,
     delivery_max_attempts: Option<u32>,
     delivery_retry_base_ms: Option<u64>,
+    max_concurrent_invocations: Option<u32>,
     action_tolerance_secs: Option<u64>,
     action_deadline_ms: Option<u64>,
     action_fallback_authentication: Option<FallbackVerdict>,
@@ -258,6 +266,8 @@ pub struct ServerConfig {
     pub tombstone_retention: Duration,
     /// When failed deliveries are retried and given up on.
     pub retry_policy: RetryPolicy,
+    /// How many plugin invocations run at once.
+    pub max_concurrent_invocations: u32,
     /// How far an Action signature timestamp may be from now.
     pub action_tolerance: Duration,
     /// How long one Action may take to decide.
@@ -357,6 +367,20 @@ impl ServerConfig {
             .or(file.delivery_retry_base_ms)
             .map_or(DEFAULT_BASE_DELAY, Duration::from_millis);
 
+        let max_concurrent_invocations = args
+            .max_concurrent_invocations
+            .or(file.max_concurrent_invocations)
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_INVOCATIONS);
+        if !(1..=MAX_CONCURRENT_INVOCATIONS).contains(&max_concurrent_invocations) {
+            return Err(invalid(
+                "max_concurrent_invocations",
+                format!(
+                    "{max_concurrent_invocations} is outside 1 to {MAX_CONCURRENT_INVOCATIONS}; \
+                     the default is {DEFAULT_MAX_CONCURRENT_INVOCATIONS}"
+                ),
+            ));
+        }
+
         let action_tolerance_secs = args
             .action_tolerance_secs
             .or(file.action_tolerance_secs)
@@ -433,6 +457,7 @@ impl ServerConfig {
                 max_attempts,
                 base_delay,
             },
+            max_concurrent_invocations,
             action_tolerance: Duration::from_secs(action_tolerance_secs),
             action_deadline: Duration::from_millis(action_deadline_ms),
             action_fallback_authentication: args
@@ -543,6 +568,7 @@ mod tests {
         assert_eq!(config.webhook_tolerance, Duration::from_secs(180));
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.tombstone_retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.max_concurrent_invocations, 32);
     }
 
     #[test]
@@ -595,6 +621,14 @@ mod tests {
             },
             ServeArgs {
                 max_body_bytes: Some(10),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                max_concurrent_invocations: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                max_concurrent_invocations: Some(MAX_CONCURRENT_INVOCATIONS + 1),
                 ..ServeArgs::default()
             },
         ];

@@ -118,11 +118,15 @@ pub async fn serve(
 /// unusable folder the operator chose is an error.
 fn plugin_runtime(config: &ServerConfig) -> Result<PluginRuntime> {
     let (cache_dir, explicit) = &config.plugin_cache_dir;
-    match PluginRuntime::with_cache_dir(Limits::default(), Some(cache_dir)) {
+    let limits = Limits {
+        max_concurrent_invocations: config.max_concurrent_invocations,
+        ..Limits::default()
+    };
+    match PluginRuntime::with_cache_dir(limits.clone(), Some(cache_dir)) {
         Ok(runtime) => Ok(runtime),
         Err(error) if !explicit => {
             tracing::warn!(cache = %cache_dir.display(), error = %error_chain(&error), "plugin cache unusable; plugins compile at every load");
-            PluginRuntime::new(Limits::default()).map_err(Error::Plugin)
+            PluginRuntime::new(limits).map_err(Error::Plugin)
         }
         Err(error) => Err(Error::Plugin(error)),
     }

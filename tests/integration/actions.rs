@@ -204,6 +204,37 @@ async fn slow_plugin_answers_fallback_at_deadline() -> TestResult {
 }
 
 #[tokio::test]
+async fn concurrent_actions_wait_for_a_slot() -> TestResult {
+    let server = TestServer::start_with(with_plugins(
+        &[("slow-action", Some("[settings]\nspin_ms = \"300\"\n"))],
+        ServeArgs {
+            max_concurrent_invocations: Some(1),
+            action_deadline_ms: Some(5000),
+            ..ServeArgs::default()
+        },
+    ))
+    .await?;
+
+    // With one slot the second Action waits for the first to finish. The
+    // fallback for registrations is deny, so two allows show that the
+    // plugin decided both.
+    let (first, second) = tokio::join!(server.post_action(COMPANY), server.post_action(COMPANY));
+
+    for (status, body) in [first?, second?] {
+        assert_eq!(status, 200, "{body}");
+        let payload = verified_payload(&body, "user_registration_action_response")?;
+        assert_eq!(payload["verdict"], "Allow", "{body}");
+    }
+    let listed = actions_listing(&server)?;
+    assert_eq!(
+        listed.matches("allowed by every plugin").count(),
+        2,
+        "{listed}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn failing_and_trapping_plugins_answer_fallback() -> TestResult {
     for (plugin, expected_reason) in [
         ("failing-handler", "fallback: plugin failing-handler failed"),

@@ -49,5 +49,6 @@ pub use limits::{
     DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_TABLE_ELEMENTS, Limits, MAX_PLUGIN_OUTPUT_BYTES,
     PluginLimits,
 };
+pub use runtime::MAX_CONCURRENT_INVOCATIONS;
 pub use runtime::{EPOCH_TICK, Plugin, PluginRuntime};
 pub use state::{GUEST_LOG_TARGET, MAX_LOG_MESSAGE_BYTES, MAX_LOG_MESSAGES};

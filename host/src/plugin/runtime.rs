@@ -58,7 +58,7 @@ const TABLES_PER_COMPONENT: u32 = 4;
 
 /// The largest `max_concurrent_invocations` accepted, which keeps the pool's
 /// reservation counts far from `u32` overflow.
-const MAX_CONCURRENT_INVOCATIONS: u32 = 4_096;
+pub const MAX_CONCURRENT_INVOCATIONS: u32 = 4_096;
 
 /// The number of bytes of a trapped guest's stderr quoted in the error.
 const STDERR_TAIL_BYTES: usize = 1024;
