@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    Options, TestResult, TestServer, command, test_plugins_dir, user_event, wait_until,
+    Options, TestResult, TestServer, command, counter_count, post_users, test_plugins_dir,
+    user_event, wait_until,
 };
 
 const SETTLE: Duration = Duration::from_secs(30);
@@ -41,28 +42,6 @@ async fn loaded_names(server: &TestServer) -> TestResult<Vec<String>> {
         .collect())
 }
 
-async fn post_users(server: &TestServer, prefix: &str, count: usize) -> TestResult {
-    for index in 0..count {
-        let body = user_event(
-            &format!("event_{prefix}_{index}"),
-            "user.created",
-            &format!("user_{prefix}_{index}"),
-            "reload@example.com",
-            "2026-11-02T09:00:00Z",
-        );
-        let (status, reply) = server.post_webhook(&body).await?;
-        assert_eq!(status, 200, "{reply}");
-    }
-    Ok(())
-}
-
-fn counted(server: &TestServer) -> TestResult<u64> {
-    Ok(server
-        .db()?
-        .plugin_value("counter", "count")?
-        .map_or(Ok(0), |count| count.parse())?)
-}
-
 #[tokio::test]
 async fn new_file_loaded_without_restart() -> TestResult {
     let server = TestServer::start().await?;
@@ -81,7 +60,7 @@ async fn new_file_loaded_without_restart() -> TestResult {
     assert_eq!(names, vec!["counter"]);
     post_users(&server, "new", 5).await?;
     wait_until(SETTLE, "the new plugin handles the events", || {
-        Ok(counted(&server)? == 5)
+        Ok(counter_count(&server)? == 5)
     })
     .await?;
     Ok(())
@@ -117,7 +96,7 @@ async fn replacement_handles_each_event_once() -> TestResult {
         Ok(db.undispatched()? == 0 && db.deliveries()?.is_empty())
     })
     .await?;
-    assert_eq!(counted(&server)?, 160);
+    assert_eq!(counter_count(&server)?, 160);
     let seen = server
         .db()?
         .plugin_keys("counter")?
@@ -195,7 +174,7 @@ async fn broken_replacement_keeps_previous_version() -> TestResult {
 
     post_users(&server, "broken", 3).await?;
     wait_until(SETTLE, "the previous version still handles events", || {
-        Ok(counted(&server)? == 3)
+        Ok(counter_count(&server)? == 3)
     })
     .await?;
     Ok(())
@@ -245,7 +224,7 @@ async fn removed_plugin_resumes_when_restored() -> TestResult {
     .await?;
     post_users(&server, "removed", 60).await?;
     wait_until(SETTLE, "some events are handled", || {
-        Ok(counted(&server)? > 0)
+        Ok(counter_count(&server)? > 0)
     })
     .await?;
 
@@ -260,12 +239,12 @@ async fn removed_plugin_resumes_when_restored() -> TestResult {
     }
     assert!(names.is_empty(), "{names:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let while_removed = counted(&server)?;
+    let while_removed = counter_count(&server)?;
     let pending = server.db()?.deliveries()?.len();
     assert!(pending > 0, "every event was handled before the removal");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        counted(&server)?,
+        counter_count(&server)?,
         while_removed,
         "a removed plugin kept handling events"
     );
@@ -275,7 +254,7 @@ async fn removed_plugin_resumes_when_restored() -> TestResult {
         Ok(server.db()?.deliveries()?.is_empty())
     })
     .await?;
-    assert_eq!(counted(&server)?, 60);
+    assert_eq!(counter_count(&server)?, 60);
     Ok(())
 }
 
@@ -389,7 +368,7 @@ async fn rename_inside_folder_keeps_serving() -> TestResult {
     wait_until_served_from(&server, "counter", "counter-v2.wasm").await?;
     post_users(&server, "after", 5).await?;
     wait_until(SETTLE, "every event is handled", || {
-        Ok(counted(&server)? == 45)
+        Ok(counter_count(&server)? == 45)
     })
     .await?;
     Ok(())
@@ -443,7 +422,7 @@ async fn versioned_deploy_takes_over_name() -> TestResult {
 
     wait_until_served_from(&server, "counter", "counter-2.wasm").await?;
     wait_until(SETTLE, "every event is handled", || {
-        Ok(counted(&server)? == 40)
+        Ok(counter_count(&server)? == 40)
     })
     .await?;
     Ok(())

@@ -19,8 +19,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{Value, json};
 
 use crate::support::{
-    Options, SECRET, StoredState, TestResult, TestServer, command, install_plugins, now_ms,
-    user_event, wait_until,
+    Options, SECRET, StoredState, TestResult, TestServer, command, counter_count, install_plugins,
+    now_ms, post_users, user_event, wait_until,
 };
 
 const SETTLE: Duration = Duration::from_secs(30);
@@ -59,23 +59,6 @@ fn hostile_beside_counter(hostile_toml: &str, max_attempts: u32) -> Options {
         retry_base_ms: Some(20),
         ..Options::default()
     }
-}
-
-/// POSTs `count` ordinary `user.created` events, with ids
-/// `event_<prefix>_<index>`.
-async fn post_users(server: &TestServer, prefix: &str, count: usize) -> TestResult {
-    for index in 0..count {
-        let body = user_event(
-            &format!("event_{prefix}_{index}"),
-            "user.created",
-            &format!("user_{prefix}_{index}"),
-            "sandbox@example.com",
-            "2026-11-02T09:00:00.000Z",
-        );
-        let (status, reply) = server.post_webhook(&body).await?;
-        assert_eq!(status, 200, "{reply}");
-    }
-    Ok(())
 }
 
 /// POSTs an event body and checks that the server accepts it.
@@ -179,14 +162,6 @@ async fn wait_until_counted(
     }
 }
 
-/// Returns how many events `counter` has handled, from its store.
-fn counted(server: &TestServer) -> TestResult<u64> {
-    Ok(server
-        .db()?
-        .plugin_value("counter", "count")?
-        .map_or(Ok(0), |count| count.parse())?)
-}
-
 /// Checks that `/healthz` returns 200, that a new webhook is accepted, and
 /// that both plugins handle its event: `counter` as its `counter_total`-th
 /// event, `hostile` as an ordinary event.
@@ -197,7 +172,7 @@ async fn assert_still_serving(server: &TestServer, counter_total: u64) -> TestRe
     post_users(server, "after", 1).await?;
     wait_until(SETTLE, "both plugins handle the event after", || {
         let db = server.db()?;
-        Ok(counted(server)? == counter_total
+        Ok(counter_count(server)? == counter_total
             && db.plugin_value("hostile", "seen/event_after_0")?.is_some())
     })
     .await?;
@@ -238,7 +213,7 @@ async fn infinite_loop_timed_out_then_dead() -> TestResult {
             "{key}"
         );
     }
-    assert_eq!(counted(&server)?, 6);
+    assert_eq!(counter_count(&server)?, 6);
 
     assert_eq!(invocation_counts(&server, "hostile").await?, (5, 0, 3, 0));
     assert_eq!(invocation_counts(&server, "counter").await?, (6, 0, 0, 0));
@@ -247,6 +222,42 @@ async fn infinite_loop_timed_out_then_dead() -> TestResult {
 
     assert_still_serving(&server, 7).await?;
     Ok(())
+}
+
+/// Posts an event with `behavior` for `hostile` beside three ordinary ones,
+/// with two attempts allowed. Checks that both attempts trap with an error
+/// that starts with `prefix` and contains each of `details`, that the
+/// delivery goes dead, and that everything else is handled.
+async fn assert_trapped_twice(
+    server: &TestServer,
+    behavior: &str,
+    prefix: &str,
+    details: &[&str],
+) -> TestResult {
+    let event_id = format!("event_{behavior}");
+    post_event(
+        server,
+        &behavior_event(
+            &event_id,
+            &format!("subject_{behavior}"),
+            json!({ "behavior": behavior }),
+        ),
+    )
+    .await?;
+    post_users(server, "beside", 3).await?;
+
+    wait_until_only_left(server, &[("hostile", &event_id, "dead", 2)]).await?;
+    let error = delivery_error(server, "hostile", &event_id)?;
+    assert!(error.starts_with(prefix), "{error}");
+    for detail in details {
+        assert!(error.contains(detail), "{detail:?} missing from {error}");
+    }
+    assert_eq!(counter_count(server)?, 4);
+
+    assert_eq!(invocation_counts(server, "hostile").await?, (3, 0, 0, 2));
+    assert_eq!(invocation_counts(server, "counter").await?, (4, 0, 0, 0));
+
+    assert_still_serving(server, 5).await
 }
 
 #[tokio::test]
@@ -259,28 +270,13 @@ async fn busy_loop_trapped_at_cpu_limit() -> TestResult {
     ))
     .await?;
 
-    post_event(
+    assert_trapped_twice(
         &server,
-        &behavior_event("event_spin", "subject_spin", json!({"behavior": "loop"})),
+        "loop",
+        "the handler trapped: CPU time limit exceeded",
+        &["limit of 100 ms", "cpu_ms"],
     )
-    .await?;
-    post_users(&server, "beside", 3).await?;
-
-    wait_until_only_left(&server, &[("hostile", "event_spin", "dead", 2)]).await?;
-    let error = delivery_error(&server, "hostile", "event_spin")?;
-    assert!(
-        error.starts_with("the handler trapped: CPU time limit exceeded"),
-        "{error}"
-    );
-    assert!(error.contains("limit of 100 ms"), "{error}");
-    assert!(error.contains("cpu_ms"), "{error}");
-    assert_eq!(counted(&server)?, 4);
-
-    assert_eq!(invocation_counts(&server, "hostile").await?, (3, 0, 0, 2));
-    assert_eq!(invocation_counts(&server, "counter").await?, (4, 0, 0, 0));
-
-    assert_still_serving(&server, 5).await?;
-    Ok(())
+    .await
 }
 
 #[tokio::test]
@@ -288,32 +284,13 @@ async fn memory_bomb_trapped_at_limit() -> TestResult {
     let server =
         TestServer::start_with(hostile_beside_counter("[limits]\nmemory_mb = 16\n", 2)).await?;
 
-    post_event(
+    assert_trapped_twice(
         &server,
-        &behavior_event(
-            "event_allocate",
-            "subject_allocate",
-            json!({"behavior": "allocate"}),
-        ),
+        "allocate",
+        "the handler trapped: memory limit exceeded",
+        &["limit of 16777216 bytes", "memory_mb"],
     )
-    .await?;
-    post_users(&server, "beside", 3).await?;
-
-    wait_until_only_left(&server, &[("hostile", "event_allocate", "dead", 2)]).await?;
-    let error = delivery_error(&server, "hostile", "event_allocate")?;
-    assert!(
-        error.starts_with("the handler trapped: memory limit exceeded"),
-        "{error}"
-    );
-    assert!(error.contains("limit of 16777216 bytes"), "{error}");
-    assert!(error.contains("memory_mb"), "{error}");
-    assert_eq!(counted(&server)?, 4);
-
-    assert_eq!(invocation_counts(&server, "hostile").await?, (3, 0, 0, 2));
-    assert_eq!(invocation_counts(&server, "counter").await?, (4, 0, 0, 0));
-
-    assert_still_serving(&server, 5).await?;
-    Ok(())
+    .await
 }
 
 #[tokio::test]
@@ -363,7 +340,7 @@ async fn deep_recursion_trapped() -> TestResult {
         shadow_stack.contains("out of bounds memory access"),
         "{shadow_stack}"
     );
-    assert_eq!(counted(&server)?, 2);
+    assert_eq!(counter_count(&server)?, 2);
 
     assert_eq!(invocation_counts(&server, "hostile").await?, (0, 0, 0, 2));
     assert_eq!(invocation_counts(&server, "counter").await?, (2, 0, 0, 0));
@@ -747,7 +724,7 @@ async fn looping_action_gets_fallback_at_deadline() -> TestResult {
     )
     .await?;
     wait_until_only_left(&server, &[]).await?;
-    assert_eq!(counted(&server)?, 1);
+    assert_eq!(counter_count(&server)?, 1);
     Ok(())
 }
 

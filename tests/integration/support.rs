@@ -481,6 +481,31 @@ pub fn user_event(
     .to_string()
 }
 
+/// POSTs `count` signed `user.created` events with ids
+/// `event_<prefix>_<index>` and checks that each is accepted.
+pub async fn post_users(server: &TestServer, prefix: &str, count: usize) -> TestResult {
+    for index in 0..count {
+        let body = user_event(
+            &format!("event_{prefix}_{index}"),
+            "user.created",
+            &format!("user_{prefix}_{index}"),
+            "plugins@example.com",
+            "2026-11-02T09:00:00Z",
+        );
+        let (status, reply) = server.post_webhook(&body).await?;
+        assert_eq!(status, 200, "{reply}");
+    }
+    Ok(())
+}
+
+/// Returns the number of events the `counter` test plugin has counted.
+pub fn counter_count(server: &TestServer) -> TestResult<u64> {
+    Ok(server
+        .db()?
+        .plugin_value("counter", "count")?
+        .map_or(Ok(0), |count| count.parse())?)
+}
+
 /// Builds a `user.deleted` event body trimmed to the id, as WorkOS may send it.
 pub fn delete_event(event_id: &str, user_id: &str, created_at: &str) -> String {
     serde_json::json!({
