@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{FallbackVerdict, Secret};
@@ -50,6 +51,9 @@ pub struct ActionSettings {
     pub fallback_authentication: FallbackVerdict,
     /// The verdict for registration actions the plugins cannot decide.
     pub fallback_user_registration: FallbackVerdict,
+    /// Plugin invocations that run at once; Actions past it wait without
+    /// holding a thread, so a burst cannot starve the store's readers.
+    pub max_concurrent_invocations: u32,
 }
 
 /// The verdict for one action and how it came about.
@@ -77,6 +81,8 @@ pub struct ActionService {
     warned_unhandled: [AtomicBool; 2],
     /// Decision records still being written.
     recorders: TaskTracker,
+    /// One permit per plugin invocation that may run at once.
+    invocation_permits: Arc<Semaphore>,
     /// Store writes of decided actions that are not yet committed, by
     /// plugin, so the next action reads them even before the commit lands.
     uncommitted: Arc<UncommittedWrites>,
@@ -158,6 +164,8 @@ impl ActionService {
         settings: ActionSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let invocation_permits =
+            Arc::new(Semaphore::new(settings.max_concurrent_invocations as usize));
         Self {
             store,
             registry,
@@ -165,6 +173,7 @@ impl ActionService {
             metrics,
             warned_unhandled: [AtomicBool::new(false), AtomicBool::new(false)],
             recorders: TaskTracker::new(),
+            invocation_permits,
             uncommitted: Arc::default(),
         }
     }
@@ -322,6 +331,22 @@ impl ActionService {
             Handle::current(),
             self.uncommitted.snapshot(&plugin.info.name),
         );
+        // The wait for a permit happens here, on no thread, and counts
+        // against the deadline like the invocation itself.
+        let waiting_since = Instant::now();
+        let permit = tokio::time::timeout(
+            remaining,
+            Arc::clone(&self.invocation_permits).acquire_owned(),
+        )
+        .await;
+        let Ok(Ok(permit)) = permit else {
+            return Err(format!(
+                "did not get one of the {} invocation slots within {remaining:?}",
+                self.settings.max_concurrent_invocations
+            ));
+        };
+        let remaining = remaining.saturating_sub(waiting_since.elapsed());
+
         let (plugin, action) = (Arc::clone(plugin), Arc::clone(action));
         let stats = self.registry.stats(&plugin.info.name);
         let metrics = Arc::clone(&self.metrics);
@@ -332,6 +357,7 @@ impl ActionService {
             let finished = plugin.handle_action(&action, overlay, remaining);
             metrics.record_invocation(&plugin.info.name, InvocationKind::Action, started.elapsed());
             stats.record(&finished.0);
+            drop(permit);
             finished
         });
 

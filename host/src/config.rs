@@ -14,7 +14,12 @@ use serde::Deserialize;
 
 use crate::dispatch::{DEFAULT_BASE_DELAY, DEFAULT_MAX_ATTEMPTS, RetryPolicy};
 use crate::error::{Error, Result};
-use crate::plugin::{DEFAULT_MAX_CONCURRENT_INVOCATIONS, MAX_CONCURRENT_INVOCATIONS};
+use crate::plugin::DEFAULT_MAX_CONCURRENT_INVOCATIONS;
+
+/// The largest `max_concurrent_invocations` accepted. Invocations run on
+/// tokio's blocking threads, 512 of them, which database reads share, so
+/// half are left for those.
+pub const MAX_CONCURRENT_INVOCATIONS: u32 = 256;
 
 /// The address the server listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -103,7 +108,7 @@ pub struct ServeArgs {
 
     /// Plugin invocations that run at once, across all plugins; more wait
     /// for a free slot. Each reserves about 190 MiB of address space, not
-    /// memory [default: 32]
+    /// memory; at most 256 [default: 32]
     #[arg(long, env = "AUTHKIT_MAX_CONCURRENT_INVOCATIONS", value_name = "COUNT")]
     pub max_concurrent_invocations: Option<u32>,
 

@@ -359,7 +359,9 @@ impl Metrics {
         let outcome = match result {
             Ok(_) => DELIVERY_OUTCOMES[0],
             Err(InvocationError::Failed(_)) => DELIVERY_OUTCOMES[1],
-            Err(InvocationError::TimedOut { .. }) => DELIVERY_OUTCOMES[2],
+            Err(InvocationError::TimedOut { .. } | InvocationError::NoSlot { .. }) => {
+                DELIVERY_OUTCOMES[2]
+            }
             Err(InvocationError::Trapped(_) | InvocationError::Instantiate(_)) => {
                 DELIVERY_OUTCOMES[3]
             }

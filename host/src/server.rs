@@ -75,6 +75,7 @@ pub async fn serve(
             deadline: config.action_deadline,
             fallback_authentication: config.action_fallback_authentication,
             fallback_user_registration: config.action_fallback_user_registration,
+            max_concurrent_invocations: config.max_concurrent_invocations,
         },
         Arc::clone(&metrics),
     ));

@@ -429,6 +429,87 @@ async fn versioned_deploy_takes_over_name() -> TestResult {
 }
 
 #[tokio::test]
+async fn events_kept_while_redeploying() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None)],
+        ..Options::default()
+    })
+    .await?;
+    let plugins = server.plugins_dir();
+
+    // The old file goes before the new one arrives, and events arrive in
+    // between. They are queued for the unloaded plugin during the grace
+    // period and handled by the new version.
+    std::fs::remove_file(plugins.join("counter.wasm"))?;
+    let mut names = vec!["counter".to_owned()];
+    for _ in 0..300 {
+        names = loaded_names(&server).await?;
+        if names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(names.is_empty(), "{names:?}");
+    post_users(&server, "between", 10).await?;
+    deploy(&plugins, "counter", "counter-v2")?;
+
+    wait_until(SETTLE, "the events posted in between are handled", || {
+        Ok(counter_count(&server)? == 10)
+    })
+    .await?;
+    Ok(())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn fifo_in_folder_reported_not_read() -> TestResult {
+    let server = TestServer::start().await?;
+    let plugins = server.plugins_dir();
+    std::fs::create_dir_all(&plugins)?;
+
+    // Reading a FIFO without a writer blocks forever, so the server must
+    // not read it.
+    let made = std::process::Command::new("mkfifo")
+        .arg(plugins.join("evil.wasm"))
+        .status()?;
+    assert!(made.success());
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(&server).await?;
+        if report["load_errors"]
+            .as_array()
+            .is_some_and(|errors| !errors.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let error = report["load_errors"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("not a regular file"), "{report}");
+
+    deploy(&plugins, "counter", "counter")?;
+    let mut names = Vec::new();
+    for _ in 0..300 {
+        names = loaded_names(&server).await?;
+        if !names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(names, vec!["counter"]);
+    post_users(&server, "after_fifo", 3).await?;
+    wait_until(
+        SETTLE,
+        "the plugin deployed after the FIFO handles events",
+        || Ok(counter_count(&server)? == 3),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn reload_applies_within_a_batch() -> TestResult {
     let sleepy = "[settings]\nbehavior = \"sleep\"\nms = \"1000\"\n";
     let server = TestServer::start_with(Options {

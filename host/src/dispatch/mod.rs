@@ -132,7 +132,7 @@ impl FanOut {
         };
         let through_sequence = last.sequence;
 
-        let plugins = self.registry.snapshot();
+        let plugins = self.registry.subscribers();
         let mut deliveries = Vec::new();
         let mut woken = HashSet::new();
         for event in &events {

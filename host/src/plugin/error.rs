@@ -185,8 +185,21 @@ pub enum InvocationError {
         /// The deadline the invocation had.
         deadline: Duration,
     },
-    /// No instance could be created, for example because every pool slot
-    /// is in use or the component's initialization trapped.
+    /// Every instance slot of the runtime stayed in use for the whole
+    /// deadline, so the handler never started.
+    #[error(
+        "the handler did not start: all {slots} instance slots of the plugin runtime stayed in \
+         use for its whole deadline of {deadline:?}; raise --max-concurrent-invocations if this \
+         recurs"
+    )]
+    NoSlot {
+        /// The number of slots.
+        slots: u32,
+        /// The deadline the invocation had.
+        deadline: Duration,
+    },
+    /// No instance could be created, for example because the component's
+    /// initialization trapped.
     #[error("cannot create an instance of the handler: {0}")]
     Instantiate(String),
 }

@@ -505,11 +505,10 @@ impl Runner {
             remaining,
         );
         let Some(_slot) = slot else {
-            let error = InvocationError::Instantiate(format!(
-                "all {} instance slots of the plugin runtime stayed in use until the deadline; \
-                 that many invocations run at once at most",
-                self.slots.total()
-            ));
+            let error = InvocationError::NoSlot {
+                slots: self.slots.total(),
+                deadline,
+            };
             return (
                 Err(Failure {
                     error,

@@ -417,10 +417,10 @@ fn exhausted_pool_fails_at_deadline() {
 
     // The only slot stays taken for longer than this call may wait.
     let (result, _) = plugin.handle_action(&action, MemoryData::new(), Duration::from_millis(200));
-    let Err(InvocationError::Instantiate(message)) = result else {
-        panic!("expected Instantiate, got {result:?}");
+    let Err(error @ InvocationError::NoSlot { slots: 1, .. }) = result else {
+        panic!("expected NoSlot, got {result:?}");
     };
-    assert!(message.contains("all 1 instance slots"), "{message}");
+    assert!(error.to_string().contains("did not start"), "{error}");
     assert_eq!(busy.join().unwrap(), Ok(Verdict::Allow));
 }
 

@@ -55,7 +55,9 @@ impl PluginStats {
         let counter = match result {
             Ok(_) => &self.handled,
             Err(InvocationError::Failed(_)) => &self.failed,
-            Err(InvocationError::TimedOut { .. }) => &self.timed_out,
+            Err(InvocationError::TimedOut { .. } | InvocationError::NoSlot { .. }) => {
+                &self.timed_out
+            }
             Err(InvocationError::Trapped(_) | InvocationError::Instantiate(_)) => &self.trapped,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -141,7 +143,15 @@ struct State {
     by_name: BTreeMap<String, LoadedPlugin>,
     by_file: BTreeMap<PathBuf, FileState>,
     stats: BTreeMap<String, Arc<PluginStats>>,
+    /// Plugins unloaded within [`REDEPLOY_GRACE`], with when the grace ends.
+    /// Events are still queued for them, so a redeploy that removes the old
+    /// file before the new one is in place loses no delivery.
+    retired: BTreeMap<String, (Arc<Plugin>, Instant)>,
 }
+
+/// How long events are still queued for an unloaded plugin, in case a new
+/// version of it is on its way.
+pub const REDEPLOY_GRACE: Duration = Duration::from_secs(60);
 
 /// The result of [`PluginRegistry::sync_file`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,24 +233,44 @@ impl PluginRegistry {
         self.sync(wasm, false).await
     }
 
-    /// Loads again every failed file whose retry is due, even if unchanged.
-    pub async fn retry_failed(&self) {
+    /// Returns the failed files whose retry is due.
+    pub fn due_retries(&self) -> Vec<PathBuf> {
         let now = Instant::now();
-        let due: Vec<PathBuf> = self
-            .read_state()
+        self.read_state()
             .by_file
             .iter()
             .filter(|(_, file)| file.retry.is_some_and(|retry| retry.at <= now))
             .map(|(path, _)| path.clone())
-            .collect();
-        for path in due {
-            self.sync(&path, true).await;
-        }
+            .collect()
+    }
+
+    /// Loads a failed file again, even if it is unchanged.
+    pub async fn retry_file(&self, wasm: &Path) -> SyncOutcome {
+        self.sync(wasm, true).await
     }
 
     async fn sync(&self, wasm: &Path, retrying: bool) -> SyncOutcome {
-        let Some(fingerprint) = fingerprint(wasm) else {
-            return self.unload_file(wasm);
+        // File system calls leave the async threads, so a slow mount holds
+        // up only this sync.
+        let path = wasm.to_owned();
+        let fingerprint = tokio::task::spawn_blocking(move || fingerprint(&path))
+            .await
+            .unwrap_or_else(|error| Fingerprint::Unreadable(format!("reading panicked: {error}")));
+        let fingerprint = match fingerprint {
+            Fingerprint::Ready(fingerprint) => fingerprint,
+            Fingerprint::Gone => return self.unload_file(wasm),
+            Fingerprint::Unreadable(reason) => {
+                let key = format!("unreadable:{}", hex::encode(Sha256::digest(&reason)));
+                let unchanged = self
+                    .read_state()
+                    .by_file
+                    .get(wasm)
+                    .is_some_and(|state| state.fingerprint == key);
+                if unchanged && !retrying {
+                    return SyncOutcome::Unchanged;
+                }
+                return self.record_failure(wasm, key, reason, None);
+            }
         };
         let unchanged = self
             .read_state()
@@ -290,8 +320,12 @@ impl PluginRegistry {
         // name then stops being served from this file.
         let previous_name = state.by_file.get(wasm).and_then(|file| file.name.clone());
         if let Some(previous) = previous_name.as_ref().filter(|previous| **previous != name) {
-            tracing::info!(plugin = %previous, file = %wasm.display(), "plugin released: its file now describes another name");
-            self.release_name(&mut state, previous);
+            self.release_name(
+                &mut state,
+                previous,
+                wasm,
+                "its file now describes another name",
+            );
         }
 
         let stats = Arc::clone(state.stats.entry(name.clone()).or_default());
@@ -314,6 +348,7 @@ impl PluginRegistry {
             "{}",
             if replaced { "plugin reloaded" } else { "plugin loaded" }
         );
+        forget_retired(&mut state, &name);
         state.by_name.insert(
             name.clone(),
             LoadedPlugin {
@@ -392,13 +427,7 @@ impl PluginRegistry {
         let Some(name) = file.name else {
             return SyncOutcome::Removed;
         };
-        let sha256 = state
-            .by_name
-            .get(&name)
-            .map(|loaded| loaded.plugin.sha256.clone());
-
-        tracing::info!(plugin = %name, file = %wasm.display(), sha256 = sha256.as_deref().unwrap_or("-"), "plugin released: its file was removed");
-        let taken_over = self.release_name(&mut state, &name);
+        let taken_over = self.release_name(&mut state, &name, wasm, "its file was removed");
         drop(state);
 
         self.changed.notify_waiters();
@@ -409,10 +438,10 @@ impl PluginRegistry {
         }
     }
 
-    /// Stops serving `name` from its current file: a file waiting for the
-    /// name takes it over in the same step, or else the plugin is unloaded.
-    /// Returns whether a waiting file took it over.
-    fn release_name(&self, state: &mut State, name: &str) -> bool {
+    /// Stops serving `name` from `file`, for `reason`: a file waiting for
+    /// the name takes it over in the same step, or else the plugin is
+    /// unloaded. Returns whether a waiting file took it over.
+    fn release_name(&self, state: &mut State, name: &str, file: &Path, reason: &str) -> bool {
         let waiter = state.by_file.iter().find_map(|(path, file)| {
             file.waiting
                 .as_ref()
@@ -421,8 +450,21 @@ impl PluginRegistry {
         });
 
         let Some((path, plugin)) = waiter else {
-            state.by_name.remove(name);
-            tracing::info!(plugin = %name, "plugin unloaded");
+            let unloaded = state.by_name.remove(name);
+            tracing::info!(
+                plugin = %name,
+                file = %file.display(),
+                sha256 = unloaded.as_ref().map_or("-", |loaded| loaded.plugin.sha256.as_str()),
+                reason,
+                grace_secs = REDEPLOY_GRACE.as_secs(),
+                "plugin unloaded; its events are still queued during the grace period"
+            );
+            if let Some(unloaded) = unloaded {
+                let grace_ends = Instant::now() + REDEPLOY_GRACE;
+                state
+                    .retired
+                    .insert(name.to_owned(), (unloaded.plugin, grace_ends));
+            }
             self.metrics.record_plugin_load(LoadOutcome::Unloaded);
             return false;
         };
@@ -432,10 +474,12 @@ impl PluginRegistry {
             version = %plugin.info.version,
             file = %path.display(),
             sha256 = %plugin.sha256,
-            reason = "took over the name",
+            from = %file.display(),
+            reason = format_args!("took over the name because {reason}"),
             "plugin reloaded"
         );
         let stats = Arc::clone(state.stats.entry(name.to_owned()).or_default());
+        forget_retired(state, name);
         state.by_name.insert(
             name.to_owned(),
             LoadedPlugin {
@@ -457,7 +501,12 @@ impl PluginRegistry {
         // The waiting version may describe another name than the one its
         // file served until now; that name is then released in turn.
         if let Some(previous) = previous_name.filter(|previous| previous != name) {
-            self.release_name(state, &previous);
+            self.release_name(
+                state,
+                &previous,
+                &path,
+                "its file now describes another name",
+            );
         }
         true
     }
@@ -468,6 +517,25 @@ impl PluginRegistry {
             .by_name
             .get(name)
             .map(|loaded| Arc::clone(&loaded.plugin))
+    }
+
+    /// Returns the plugins events are queued for: every loaded plugin, and
+    /// every plugin unloaded less than [`REDEPLOY_GRACE`] ago, by the
+    /// subscriptions of its last version.
+    pub fn subscribers(&self) -> Vec<Arc<Plugin>> {
+        let now = Instant::now();
+        let state = self.read_state();
+        let retired = state
+            .retired
+            .values()
+            .filter(|(_, grace_ends)| *grace_ends > now)
+            .map(|(plugin, _)| Arc::clone(plugin));
+        state
+            .by_name
+            .values()
+            .map(|loaded| Arc::clone(&loaded.plugin))
+            .chain(retired)
+            .collect()
     }
 
     /// Returns every loaded plugin, in name order.
@@ -524,6 +592,15 @@ impl PluginRegistry {
     }
 }
 
+/// Drops `name` from the unloaded plugins, because it is loaded again, and
+/// every unloaded plugin whose grace period has ended.
+fn forget_retired(state: &mut State, name: &str) {
+    let now = Instant::now();
+    state
+        .retired
+        .retain(|retired, (_, grace_ends)| retired != name && *grace_ends > now);
+}
+
 /// Lists the `.wasm` files directly in `dir`, sorted.
 fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -555,16 +632,57 @@ fn wasm_hash(fingerprint: &str) -> &str {
         .map_or(fingerprint, |(wasm, _)| wasm)
 }
 
-/// Returns `<sha256 of the wasm>:<sha256 of its settings file>`, or `None`
-/// when the `.wasm` file cannot be read (it was removed).
-fn fingerprint(wasm: &Path) -> Option<String> {
-    let bytes = std::fs::read(wasm).ok()?;
-    let settings = std::fs::read(wasm.with_extension("toml")).unwrap_or_default();
-    Some(format!(
+/// The state of a plugin file and its settings file.
+#[derive(Debug, PartialEq, Eq)]
+enum Fingerprint {
+    /// `<sha256 of the wasm>:<sha256 of its settings file>`.
+    Ready(String),
+    /// The `.wasm` file does not exist.
+    Gone,
+    /// One of the files exists but cannot be read, or is not a regular
+    /// file: reading a FIFO or a device would block or never end.
+    Unreadable(String),
+}
+
+fn fingerprint(wasm: &Path) -> Fingerprint {
+    let bytes = match read_regular_file(wasm) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Fingerprint::Gone,
+        Err(reason) => return Fingerprint::Unreadable(reason),
+    };
+    let settings = match read_regular_file(&wasm.with_extension("toml")) {
+        Ok(settings) => settings.unwrap_or_default(),
+        Err(reason) => return Fingerprint::Unreadable(reason),
+    };
+    Fingerprint::Ready(format!(
         "{}:{}",
         hex::encode(Sha256::digest(&bytes)),
         hex::encode(Sha256::digest(&settings))
     ))
+}
+
+/// Reads a file if it exists and is a regular file. Returns `None` when it
+/// does not exist, and the reason when it cannot be read.
+fn read_regular_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let not_found = |error: &std::io::Error| error.kind() == std::io::ErrorKind::NotFound;
+
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if not_found(&error) => return Ok(None),
+        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+    };
+    if !metadata.is_file() {
+        return Err(format!(
+            "{} is not a regular file; replace it with a regular file",
+            path.display()
+        ));
+    }
+
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if not_found(&error) => Ok(None),
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    }
 }
 
 fn load_file(runtime: &PluginRuntime, path: &Path) -> Result<Plugin, String> {
@@ -588,6 +706,41 @@ mod tests {
         assert!(delay(3) <= FIRST_RETRY_DELAY * 4);
         assert!(delay(40) <= MAX_RETRY_DELAY);
         assert!(delay(40) > MAX_RETRY_DELAY - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn fingerprint_tells_gone_from_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("plugin.wasm");
+
+        assert_eq!(fingerprint(&wasm), Fingerprint::Gone);
+
+        std::fs::write(&wasm, b"bytes").unwrap();
+        assert!(matches!(fingerprint(&wasm), Fingerprint::Ready(_)));
+
+        std::fs::create_dir(dir.path().join("plugin.toml")).unwrap();
+        let Fingerprint::Unreadable(reason) = fingerprint(&wasm) else {
+            panic!("a folder as the settings file was read");
+        };
+        assert!(reason.contains("not a regular file"), "{reason}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifo_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("evil.wasm");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+
+        // Reading a FIFO with no writer would block this test forever.
+        let Fingerprint::Unreadable(reason) = fingerprint(&fifo) else {
+            panic!("the FIFO was not rejected");
+        };
+        assert!(reason.contains("not a regular file"), "{reason}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! growing delay in case the cause has passed. Renaming a
 //! complete file into the folder is the reliable way to deploy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use notify::event::{ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::{PluginRegistry, SyncOutcome, is_wasm, wasm_files};
 
@@ -69,6 +70,7 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
         let _watcher = watcher;
         let mut dirty: HashMap<PathBuf, Instant> = HashMap::new();
         let mut stamps: HashMap<PathBuf, Stamp> = HashMap::new();
+        let mut syncs = Syncs::new(Arc::clone(&registry));
         let mut tick = tokio::time::interval(TICK);
         let mut rescan = tokio::time::interval(RESCAN_INTERVAL);
 
@@ -80,31 +82,116 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
                     };
                     if change.complete {
                         dirty.remove(&wasm);
-                        sync(&registry, &wasm).await;
+                        syncs.start(wasm, false);
                     } else {
                         dirty.insert(wasm, Instant::now());
                     }
                 }
+                Some(finished) = syncs.tasks.join_next_with_id(), if !syncs.tasks.is_empty() => {
+                    syncs.finished(finished);
+                }
                 _ = tick.tick() => {
-                    let quiet: Vec<PathBuf> = dirty
+                    let mut quiet: Vec<PathBuf> = dirty
                         .iter()
                         .filter(|(_, changed)| changed.elapsed() >= DEBOUNCE)
                         .map(|(path, _)| path.clone())
                         .collect();
+                    // Files that exist start before removals, so a new
+                    // version copied in just before the old one is removed
+                    // usually takes the name over.
+                    quiet.sort_by_key(|path| !path.exists());
                     for path in quiet {
                         dirty.remove(&path);
-                        sync(&registry, &path).await;
+                        syncs.start(path, false);
                     }
                 }
                 _ = rescan.tick() => {
-                    for path in changed_files(&registry, &mut stamps) {
+                    // A slow or hung mount blocks a blocking thread, not
+                    // an async one.
+                    let scanning = Arc::clone(&registry);
+                    let scanned = tokio::task::spawn_blocking(move || {
+                        let changed = changed_files(&scanning, &mut stamps);
+                        (changed, stamps)
+                    })
+                    .await;
+                    let Ok((changed, scanned_stamps)) = scanned else {
+                        tracing::error!(plugins = %registry.dir().display(), "rescanning the plugins folder panicked");
+                        stamps = HashMap::new();
+                        continue;
+                    };
+                    stamps = scanned_stamps;
+                    for path in changed {
                         dirty.entry(path).or_insert_with(Instant::now);
                     }
-                    registry.retry_failed().await;
+                    for path in registry.due_retries() {
+                        syncs.start(path, true);
+                    }
                 }
             }
         }
     })
+}
+
+/// The syncs in progress, at most one per file, each in its own task, so
+/// a slow compile holds up only its own file.
+struct Syncs {
+    registry: Arc<PluginRegistry>,
+    tasks: JoinSet<()>,
+    running: HashMap<tokio::task::Id, PathBuf>,
+    /// Files that changed again while their sync ran; each is synced once
+    /// more when it finishes.
+    again: HashSet<PathBuf>,
+}
+
+impl Syncs {
+    fn new(registry: Arc<PluginRegistry>) -> Self {
+        Self {
+            registry,
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            again: HashSet::new(),
+        }
+    }
+
+    /// Starts syncing `path`, or marks it to sync again when a sync of it
+    /// is running. `retrying` loads a failed file even if unchanged.
+    fn start(&mut self, path: PathBuf, retrying: bool) {
+        if self.running.values().any(|running| *running == path) {
+            self.again.insert(path);
+            return;
+        }
+
+        let registry = Arc::clone(&self.registry);
+        let task_path = path.clone();
+        let handle = self.tasks.spawn(async move {
+            let outcome = if retrying {
+                registry.retry_file(&task_path).await
+            } else {
+                registry.sync_file(&task_path).await
+            };
+            if !matches!(outcome, SyncOutcome::Unchanged) {
+                tracing::debug!(file = %task_path.display(), ?outcome, "synced plugin file");
+            }
+        });
+        self.running.insert(handle.id(), path);
+    }
+
+    /// Records that a sync ended, and starts it again if its file changed
+    /// meanwhile.
+    fn finished(&mut self, result: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let id = match result {
+            Ok((id, ())) => id,
+            Err(error) => {
+                tracing::error!(%error, "syncing a plugin file panicked");
+                error.id()
+            }
+        };
+        if let Some(path) = self.running.remove(&id)
+            && self.again.remove(&path)
+        {
+            self.start(path, false);
+        }
+    }
 }
 
 /// One changed path reported by the file system.
@@ -166,11 +253,4 @@ fn changed_files(registry: &PluginRegistry, stamps: &mut HashMap<PathBuf, Stamp>
             stamps.insert(path.clone(), current) != Some(current)
         })
         .collect()
-}
-
-async fn sync(registry: &PluginRegistry, path: &Path) {
-    let outcome = registry.sync_file(path).await;
-    if !matches!(outcome, SyncOutcome::Unchanged) {
-        tracing::debug!(file = %path.display(), ?outcome, "synced plugin file");
-    }
 }
