@@ -340,10 +340,14 @@ impl ActionService {
         )
         .await;
         let Ok(Ok(permit)) = permit else {
-            return Err(format!(
-                "did not get one of the {} invocation slots within {remaining:?}",
-                self.settings.max_concurrent_invocations
-            ));
+            let error = InvocationError::NoSlot {
+                slots: self.settings.max_concurrent_invocations,
+                deadline: remaining,
+            };
+            self.registry
+                .stats(&plugin.info.name)
+                .record::<()>(&Err(error.clone()));
+            return Err(format!("failed: {error}"));
         };
         let remaining = remaining.saturating_sub(waiting_since.elapsed());
 

@@ -510,6 +510,120 @@ async fn fifo_in_folder_reported_not_read() -> TestResult {
 }
 
 #[tokio::test]
+async fn removed_plugin_queue_listed_and_dropped() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None)],
+        ..Options::default()
+    })
+    .await?;
+    std::fs::remove_file(server.plugins_dir().join("counter.wasm"))?;
+    let mut names = vec!["counter".to_owned()];
+    for _ in 0..300 {
+        names = loaded_names(&server).await?;
+        if names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(names.is_empty(), "{names:?}");
+
+    // Within the grace period these are queued for the removed plugin.
+    post_users(&server, "orphaned", 4).await?;
+    wait_until(SETTLE, "the events are queued", || {
+        Ok(server.db()?.deliveries()?.len() == 4)
+    })
+    .await?;
+
+    let listed = command()
+        .args(["events", "list", "--db"])
+        .arg(server.db_path())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(
+        stdout.contains("4 deliveries pending for plugin counter"),
+        "{stdout}"
+    );
+
+    let dropped = command()
+        .args(["events", "drop", "--plugin", "counter", "--db"])
+        .arg(server.db_path())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&dropped.stdout);
+    assert!(
+        dropped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dropped.stderr)
+    );
+    assert!(stdout.contains("dropped 4 queued deliveries"), "{stdout}");
+    assert!(server.db()?.deliveries()?.is_empty());
+    assert_eq!(server.db()?.count("events")?, 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn swapped_files_switch_names() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None), ("slow-action", None)],
+        ..Options::default()
+    })
+    .await?;
+    let plugins = server.plugins_dir();
+
+    // Each file now contains the plugin the other one served, so each waits
+    // for the other's name until both switch in one step.
+    deploy(&plugins, "slow-action", "counter")?;
+    deploy(&plugins, "counter", "slow-action")?;
+
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(&server).await?;
+        let served_from = |name: &str| {
+            report["plugins"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|plugin| plugin["name"] == name)
+                .and_then(|plugin| plugin["file"].as_str())
+                .map(str::to_owned)
+        };
+        let switched = served_from("counter")
+            .is_some_and(|file| file.ends_with("/slow-action.wasm"))
+            && served_from("slow-action").is_some_and(|file| file.ends_with("/counter.wasm"));
+        if switched && report["load_errors"] == serde_json::json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        report["plugins"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    assert_eq!(report["load_errors"], serde_json::json!([]), "{report}");
+    for plugin in report["plugins"].as_array().into_iter().flatten() {
+        let file = plugin["file"].as_str().unwrap_or_default();
+        let expected = if plugin["name"] == "counter" {
+            "/slow-action.wasm"
+        } else {
+            "/counter.wasm"
+        };
+        assert!(file.ends_with(expected), "{report}");
+    }
+
+    post_users(&server, "swapped", 3).await?;
+    wait_until(SETTLE, "counter handles events from its new file", || {
+        Ok(counter_count(&server)? == 3)
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn reload_applies_within_a_batch() -> TestResult {
     let sleepy = "[settings]\nbehavior = \"sleep\"\nms = \"1000\"\n";
     let server = TestServer::start_with(Options {

@@ -1,4 +1,5 @@
-//! `authkit-host events`: list failed and dead deliveries, and retry them.
+//! `authkit-host events`: list failed and dead deliveries, retry them, and
+//! drop the queue of a plugin removed for good.
 //!
 //! The command opens the database directly, so it works whether or not the
 //! server is running; a running server picks retried deliveries up within
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 
 use super::{close_store, open_store};
 use crate::error::Result;
-use crate::store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, Store};
+use crate::store::{DeliveryFilter, DeliveryRecord, DeliveryStatus, QueueDepth, Store};
 
 /// The maximum number of deliveries `events list` prints.
 const LIST_LIMIT: usize = 1000;
@@ -31,6 +32,17 @@ pub enum EventsCommand {
     List(SelectArgs),
     /// Make failed and dead deliveries due now, with a fresh attempt budget
     Retry(SelectArgs),
+    /// Delete every queued delivery of a plugin removed for good; its events
+    /// stay stored, but that plugin will not handle them
+    Drop(DropArgs),
+}
+
+/// The plugin whose queue `events drop` deletes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DropArgs {
+    /// The plugin name
+    #[arg(long)]
+    pub plugin: String,
 }
 
 /// Which deliveries a subcommand applies to.
@@ -64,7 +76,17 @@ pub async fn run(args: &EventsArgs) -> Result<String> {
     let output = match &args.command {
         EventsCommand::List(select) => {
             let records = store.failed_deliveries(select.into(), LIST_LIMIT).await?;
-            format_records(&records)
+            let queue = store.queue_depth().await?;
+            let mut text = format_records(&records);
+            text.push_str(&format_waiting(&queue, select.plugin.as_deref()));
+            text
+        }
+        EventsCommand::Drop(drop) => {
+            let count = store.drop_deliveries(&drop.plugin).await?;
+            format!(
+                "dropped {count} queued deliveries of plugin {}\n",
+                drop.plugin
+            )
         }
         EventsCommand::Retry(select) => {
             let count = store.retry_deliveries(select.into()).await?;
@@ -74,6 +96,22 @@ pub async fn run(args: &EventsArgs) -> Result<String> {
 
     close_store(store).await?;
     Ok(output)
+}
+
+/// Summarizes the pending deliveries per plugin, which include the ones
+/// never attempted, such as those queued for a plugin that is not loaded.
+fn format_waiting(queue: &QueueDepth, plugin: Option<&str>) -> String {
+    let mut text = String::new();
+    for count in &queue.deliveries {
+        let selected = plugin.is_none_or(|plugin| plugin == count.plugin);
+        if count.status == DeliveryStatus::Pending && selected {
+            text.push_str(&format!(
+                "{} deliveries pending for plugin {}\n",
+                count.count, count.plugin
+            ));
+        }
+    }
+    text
 }
 
 fn format_records(records: &[DeliveryRecord]) -> String {

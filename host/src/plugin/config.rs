@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::file::read_regular_file;
 use super::{PluginError, PluginLimits};
 
 /// The settings and limit overrides of a plugin's `<name>.toml`.
@@ -45,13 +46,15 @@ pub fn plugin_config_path(wasm_path: &Path) -> PathBuf {
 /// [`PluginRuntime::load_with`](super::PluginRuntime::load_with).
 pub fn read_plugin_config(wasm_path: &Path) -> Result<PluginConfig, PluginError> {
     let path = plugin_config_path(wasm_path);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(PluginConfig::default());
-        }
+    let bytes = match read_regular_file(&path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(PluginConfig::default()),
         Err(source) => return Err(PluginError::ReadConfig { path, source }),
     };
+    let text = String::from_utf8(bytes).map_err(|_| PluginError::InvalidConfig {
+        path: path.clone(),
+        reason: "the file is not UTF-8 text".to_owned(),
+    })?;
     let file: PluginFile = match toml::from_str(&text) {
         Ok(file) => file,
         Err(error) => {

@@ -23,6 +23,7 @@ mod clock;
 mod config;
 mod data;
 mod error;
+mod file;
 mod info;
 mod input;
 mod limits;
@@ -40,6 +41,7 @@ pub use data::{
     validate_prefix, validate_value,
 };
 pub use error::{InvocationError, PluginError};
+pub use file::read_regular_file;
 pub use info::{ActionKind, MAX_NAME_BYTES, PluginInfo};
 pub use input::{
     ActionInput, AuthenticationAction, EventInput, UserData, UserRegistrationAction, Verdict,

@@ -24,6 +24,7 @@ use super::budget::Exceeded;
 use super::cache::{CacheStats, open_cache};
 use super::clock::DeadlineClockData;
 use super::data::{PluginData, StoreError};
+use super::file::read_existing_regular_file;
 use super::slots::InstanceSlots;
 use super::state::{
     GUEST_LOG_TARGET, InvocationState, MAX_LOG_MESSAGE_BYTES, escape_control_chars,
@@ -199,7 +200,7 @@ impl PluginRuntime {
                     reason: format!("[limits] {reason}"),
                 })?;
 
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+        let bytes = read_existing_regular_file(path).map_err(|source| PluginError::Read {
             path: path.to_owned(),
             source,
         })?;

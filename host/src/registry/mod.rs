@@ -31,7 +31,9 @@ pub use watch::{DEBOUNCE, RESCAN_INTERVAL, watch};
 
 use crate::http::error_chain;
 use crate::metrics::{LoadOutcome, Metrics};
-use crate::plugin::{InvocationError, Plugin, PluginRuntime, read_plugin_config};
+use crate::plugin::{
+    InvocationError, Plugin, PluginRuntime, read_plugin_config, read_regular_file,
+};
 use crate::timestamp::Timestamp;
 
 /// Invocation counters of one plugin name, kept across reloads.
@@ -260,7 +262,7 @@ impl PluginRegistry {
             Fingerprint::Ready(fingerprint) => fingerprint,
             Fingerprint::Gone => return self.unload_file(wasm),
             Fingerprint::Unreadable(reason) => {
-                let key = format!("unreadable:{}", hex::encode(Sha256::digest(&reason)));
+                let key = format!("{UNREADABLE}{}", hex::encode(Sha256::digest(&reason)));
                 let unchanged = self
                     .read_state()
                     .by_file
@@ -297,27 +299,53 @@ impl PluginRegistry {
         let name = plugin.info.name.clone();
         let mut state = self.write_state();
 
+        // A plugin this file held while waiting for a name is older than the
+        // version being installed.
+        if let Some(file) = state.by_file.get_mut(wasm) {
+            file.waiting = None;
+        }
+
         if let Some(other) = state.by_name.get(&name)
             && other.plugin.path != wasm
         {
             let other_path = other.plugin.path.clone();
-            if other_path.exists() {
+            let previous_name = state.by_file.get(wasm).and_then(|file| file.name.clone());
+            let other_waits_for_ours = state
+                .by_file
+                .get(&other_path)
+                .and_then(|file| file.waiting.as_ref())
+                .is_some_and(|waiting| Some(&waiting.info.name) == previous_name.as_ref());
+
+            if other_waits_for_ours {
+                // The two files swapped contents, and each waits for the
+                // name the other serves: both switch in this one step.
+                if let Some(theirs) = state
+                    .by_file
+                    .get_mut(&other_path)
+                    .and_then(|file| file.waiting.take())
+                {
+                    tracing::info!(plugin = %theirs.info.name, file = %other_path.display(), sha256 = %theirs.sha256, reason = "the files swapped contents", "plugin reloaded");
+                    self.put(&mut state, &other_path, theirs);
+                }
+            } else if other_path.exists() {
                 let reason = format!(
                     "plugin name {name:?} is already loaded from {}; this file takes the name over when that one is removed, or rename one of them",
                     other_path.display()
                 );
                 drop(state);
                 return self.record_failure(wasm, fingerprint, reason, Some(Arc::new(plugin)));
+            } else {
+                // The file serving the name is gone, renamed or deleted, and
+                // its removal is not synced yet: this file takes the name
+                // over now.
+                state.by_file.remove(&other_path);
+                tracing::info!(plugin = %name, from = %other_path.display(), file = %wasm.display(), "plugin file moved");
             }
-
-            // The file serving the name is gone, renamed or deleted, and its
-            // removal is not synced yet: this file takes the name over now.
-            state.by_file.remove(&other_path);
-            tracing::info!(plugin = %name, from = %other_path.display(), file = %wasm.display(), "plugin file moved");
         }
 
         // A new version may describe itself under another name; the old
-        // name then stops being served from this file.
+        // name then stops being served from this file, unless a swap above
+        // already handed it to the other file.
         let previous_name = state.by_file.get(wasm).and_then(|file| file.name.clone());
         if let Some(previous) = previous_name.as_ref().filter(|previous| **previous != name) {
             self.release_name(
@@ -388,7 +416,11 @@ impl PluginRegistry {
         reason: String,
         waiting: Option<Arc<Plugin>>,
     ) -> SyncOutcome {
-        let sha256 = wasm_hash(&fingerprint).to_owned();
+        // An unreadable file has no hash to show.
+        let sha256 = match fingerprint.strip_prefix(UNREADABLE) {
+            Some(_) => "-".to_owned(),
+            None => wasm_hash(&fingerprint).to_owned(),
+        };
         let error = LoadError {
             file: wasm.to_owned(),
             sha256: sha256.clone(),
@@ -442,6 +474,14 @@ impl PluginRegistry {
     /// the name takes it over in the same step, or else the plugin is
     /// unloaded. Returns whether a waiting file took it over.
     fn release_name(&self, state: &mut State, name: &str, file: &Path, reason: &str) -> bool {
+        let served_from_file = state
+            .by_name
+            .get(name)
+            .is_some_and(|loaded| loaded.plugin.path == file);
+        if !served_from_file {
+            return false;
+        }
+
         let waiter = state.by_file.iter().find_map(|(path, file)| {
             file.waiting
                 .as_ref()
@@ -478,25 +518,8 @@ impl PluginRegistry {
             reason = format_args!("took over the name because {reason}"),
             "plugin reloaded"
         );
-        let stats = Arc::clone(state.stats.entry(name.to_owned()).or_default());
-        forget_retired(state, name);
-        state.by_name.insert(
-            name.to_owned(),
-            LoadedPlugin {
-                plugin,
-                loaded_at: Timestamp::now(),
-                stats,
-            },
-        );
-        let mut previous_name = None;
-        if let Some(file) = state.by_file.get_mut(&path) {
-            previous_name = file.name.replace(name.to_owned());
-            file.error = None;
-            file.waiting = None;
-            file.retry = None;
-        }
-        self.metrics.register_plugin(name);
-        self.metrics.record_plugin_load(LoadOutcome::Reloaded);
+        let previous_name = state.by_file.get(&path).and_then(|file| file.name.clone());
+        self.put(state, &path, plugin);
 
         // The waiting version may describe another name than the one its
         // file served until now; that name is then released in turn.
@@ -509,6 +532,31 @@ impl PluginRegistry {
             );
         }
         true
+    }
+
+    /// Serves `plugin` under its name from `path`, a file whose load had
+    /// succeeded but waited, replacing whatever served that name.
+    fn put(&self, state: &mut State, path: &Path, plugin: Arc<Plugin>) {
+        let name = plugin.info.name.clone();
+        let stats = Arc::clone(state.stats.entry(name.clone()).or_default());
+        forget_retired(state, &name);
+        state.by_name.insert(
+            name.clone(),
+            LoadedPlugin {
+                plugin,
+                loaded_at: Timestamp::now(),
+                stats,
+            },
+        );
+
+        let file = state.by_file.entry(path.to_owned()).or_default();
+        file.name = Some(name.clone());
+        file.error = None;
+        file.waiting = None;
+        file.retry = None;
+
+        self.metrics.register_plugin(&name);
+        self.metrics.record_plugin_load(LoadOutcome::Reloaded);
     }
 
     /// Returns the plugin with this name, if loaded.
@@ -601,11 +649,12 @@ fn forget_retired(state: &mut State, name: &str) {
         .retain(|retired, (_, grace_ends)| retired != name && *grace_ends > now);
 }
 
-/// Lists the `.wasm` files directly in `dir`, sorted.
+/// Lists the paths ending in `.wasm` directly in `dir`, sorted. Paths that
+/// are not regular files are listed too, so that they are reported.
 fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| is_wasm(path) && path.is_file())
+        .filter(|path| is_wasm(path))
         .collect();
     files.sort();
     Ok(files)
@@ -632,6 +681,10 @@ fn wasm_hash(fingerprint: &str) -> &str {
         .map_or(fingerprint, |(wasm, _)| wasm)
 }
 
+/// The prefix of the fingerprint recorded for an unreadable file, followed
+/// by the hash of the reason, so a new reason counts as a change.
+const UNREADABLE: &str = "unreadable:";
+
 /// The state of a plugin file and its settings file.
 #[derive(Debug, PartialEq, Eq)]
 enum Fingerprint {
@@ -645,12 +698,12 @@ enum Fingerprint {
 }
 
 fn fingerprint(wasm: &Path) -> Fingerprint {
-    let bytes = match read_regular_file(wasm) {
+    let bytes = match read_file(wasm) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Fingerprint::Gone,
         Err(reason) => return Fingerprint::Unreadable(reason),
     };
-    let settings = match read_regular_file(&wasm.with_extension("toml")) {
+    let settings = match read_file(&wasm.with_extension("toml")) {
         Ok(settings) => settings.unwrap_or_default(),
         Err(reason) => return Fingerprint::Unreadable(reason),
     };
@@ -663,26 +716,8 @@ fn fingerprint(wasm: &Path) -> Fingerprint {
 
 /// Reads a file if it exists and is a regular file. Returns `None` when it
 /// does not exist, and the reason when it cannot be read.
-fn read_regular_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
-    let not_found = |error: &std::io::Error| error.kind() == std::io::ErrorKind::NotFound;
-
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if not_found(&error) => return Ok(None),
-        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
-    };
-    if !metadata.is_file() {
-        return Err(format!(
-            "{} is not a regular file; replace it with a regular file",
-            path.display()
-        ));
-    }
-
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(error) if not_found(&error) => Ok(None),
-        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
-    }
+fn read_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    read_regular_file(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
 }
 
 fn load_file(runtime: &PluginRuntime, path: &Path) -> Result<Plugin, String> {
@@ -730,11 +765,12 @@ mod tests {
     fn fifo_not_read() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("evil.wasm");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
 
         // Reading a FIFO with no writer would block this test forever.
         let Fingerprint::Unreadable(reason) = fingerprint(&fifo) else {

@@ -91,16 +91,20 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
                     syncs.finished(finished);
                 }
                 _ = tick.tick() => {
-                    let mut quiet: Vec<PathBuf> = dirty
+                    let mut quiet: Vec<(PathBuf, bool)> = dirty
                         .iter()
                         .filter(|(_, changed)| changed.elapsed() >= DEBOUNCE)
-                        .map(|(path, _)| path.clone())
+                        .map(|(path, _)| (path.clone(), !path.exists()))
                         .collect();
-                    // Files that exist start before removals, so a new
-                    // version copied in just before the old one is removed
-                    // usually takes the name over.
-                    quiet.sort_by_key(|path| !path.exists());
-                    for path in quiet {
+                    // A removal waits while other files sync, and files
+                    // that exist start first: a new version copied or
+                    // renamed in as the old file goes then takes the name
+                    // over, and the plugin is never unloaded.
+                    quiet.sort_by_key(|(_, removed)| *removed);
+                    for (path, removed) in quiet {
+                        if removed && syncs.any_running_besides(&path) {
+                            continue;
+                        }
                         dirty.remove(&path);
                         syncs.start(path, false);
                     }
@@ -174,6 +178,11 @@ impl Syncs {
             }
         });
         self.running.insert(handle.id(), path);
+    }
+
+    /// Returns whether a sync of any file other than `path` is running.
+    fn any_running_besides(&self, path: &Path) -> bool {
+        self.running.values().any(|running| running != path)
     }
 
     /// Records that a sync ended, and starts it again if its file changed

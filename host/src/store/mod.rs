@@ -313,6 +313,10 @@ pub trait Store: Send + Sync + 'static {
     /// the queue is short.
     async fn queue_depth(&self) -> Result<QueueDepth>;
 
+    /// Deletes every queued delivery, pending or dead, of `plugin`. Returns
+    /// how many.
+    async fn drop_deliveries(&self, plugin: &str) -> Result<u64>;
+
     /// Makes matching failed or dead deliveries due now with a fresh attempt
     /// budget. Returns how many.
     async fn retry_deliveries(&self, filter: DeliveryFilter) -> Result<u64>;

@@ -246,6 +246,16 @@ fn parse_status(status: &str) -> DeliveryStatus {
     }
 }
 
+pub(super) fn drop_plugin(connection: &Connection, plugin: &str) -> Result<u64> {
+    let dropped = connection
+        .prepare_cached("DELETE FROM deliveries WHERE plugin = ?1")
+        .and_then(|mut statement| statement.execute([plugin]))
+        .map_err(|source| {
+            Error::database(format!("dropping the deliveries of {plugin}"), source)
+        })?;
+    Ok(dropped as u64)
+}
+
 pub(super) fn retry(connection: &Connection, filter: &DeliveryFilter) -> Result<u64> {
     let sql = format!(
         "UPDATE deliveries AS d

@@ -196,6 +196,13 @@ impl Store for SqliteStore {
         self.read(deliveries::queue_depth).await
     }
 
+    async fn drop_deliveries(&self, plugin: &str) -> Result<u64> {
+        let plugin = plugin.to_owned();
+        self.writer
+            .write(move |connection| deliveries::drop_plugin(connection, &plugin))
+            .await
+    }
+
     async fn retry_deliveries(&self, filter: DeliveryFilter) -> Result<u64> {
         self.writer
             .write(move |connection| deliveries::retry(connection, &filter))
