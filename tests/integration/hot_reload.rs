@@ -624,6 +624,64 @@ async fn swapped_files_switch_names() -> TestResult {
 }
 
 #[tokio::test]
+async fn rotated_files_switch_names() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![
+            ("counter", None),
+            ("deny-gmail", None),
+            ("slow-action", None),
+        ],
+        ..Options::default()
+    })
+    .await?;
+    let plugins = server.plugins_dir();
+
+    // Each file gets the next one's plugin; the last rename closes the
+    // cycle of files waiting for each other's names.
+    deploy(&plugins, "deny-gmail", "counter")?;
+    deploy(&plugins, "slow-action", "deny-gmail")?;
+    deploy(&plugins, "counter", "slow-action")?;
+
+    let expected = [
+        ("counter", "/slow-action.wasm"),
+        ("deny-gmail", "/counter.wasm"),
+        ("slow-action", "/deny-gmail.wasm"),
+    ];
+    let mut report = Value::Null;
+    for _ in 0..300 {
+        report = plugins_report(&server).await?;
+        let rotated = expected.iter().all(|(name, file)| {
+            report["plugins"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|plugin| {
+                    plugin["name"] == *name
+                        && plugin["file"]
+                            .as_str()
+                            .is_some_and(|served| served.ends_with(file))
+                })
+        });
+        if rotated && report["load_errors"] == serde_json::json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(report["load_errors"], serde_json::json!([]), "{report}");
+    for (name, file) in expected {
+        let served = report["plugins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|plugin| plugin["name"] == name)
+            .and_then(|plugin| plugin["file"].as_str())
+            .unwrap_or_default();
+        assert!(served.ends_with(file), "{name} from {served}: {report}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn reload_applies_within_a_batch() -> TestResult {
     let sleepy = "[settings]\nbehavior = \"sleep\"\nms = \"1000\"\n";
     let server = TestServer::start_with(Options {

@@ -33,7 +33,9 @@ pub enum EventsCommand {
     /// Make failed and dead deliveries due now, with a fresh attempt budget
     Retry(SelectArgs),
     /// Delete every queued delivery of a plugin removed for good; its events
-    /// stay stored, but that plugin will not handle them
+    /// stay stored, but that plugin will not handle them. Run it once the
+    /// plugin has been unloaded for 60 seconds, because until then the
+    /// server still queues events for it
     Drop(DropArgs),
 }
 
@@ -78,7 +80,11 @@ pub async fn run(args: &EventsArgs) -> Result<String> {
             let records = store.failed_deliveries(select.into(), LIST_LIMIT).await?;
             let queue = store.queue_depth().await?;
             let mut text = format_records(&records);
-            text.push_str(&format_waiting(&queue, select.plugin.as_deref()));
+            // The counts are per plugin, so a selection by event or of dead
+            // deliveries leaves them out.
+            if select.event.is_none() && !select.dead {
+                text.push_str(&format_waiting(&queue, select.plugin.as_deref()));
+            }
             text
         }
         EventsCommand::Drop(drop) => {

@@ -138,14 +138,14 @@ impl FanOut {
         for event in &events {
             for plugin in plugins
                 .iter()
-                .filter(|p| p.info.subscribes_to(&event.event_type))
+                .filter(|info| info.subscribes_to(&event.event_type))
             {
                 deliveries.push(NewDelivery {
-                    plugin: plugin.info.name.clone(),
+                    plugin: plugin.name.clone(),
                     event_sequence: event.sequence,
                     subject: event.subject.clone(),
                 });
-                woken.insert(plugin.info.name.clone());
+                woken.insert(plugin.name.clone());
             }
         }
 

@@ -8,9 +8,14 @@ use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::Path;
 
+/// The largest plugin or settings file read, in bytes. The largest real
+/// components, Python ones, are about 20 MB.
+pub(super) const MAX_PLUGIN_FILE_BYTES: u64 = 128 << 20;
+
 /// Reads a regular file. Returns `None` when it does not exist, and an
 /// error of kind `InvalidInput` when it is a FIFO, a folder, a device or
-/// anything else that is not a regular file.
+/// anything else that is not a regular file, or is larger than
+/// [`MAX_PLUGIN_FILE_BYTES`].
 pub fn read_regular_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match read_existing_regular_file(path) {
         Ok(bytes) => Ok(Some(bytes)),
@@ -22,17 +27,35 @@ pub fn read_regular_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// Reads a regular file that must exist, so a missing file is the
 /// operating system's own error.
 pub(super) fn read_existing_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = open_without_blocking(path)?;
+    let file = open_without_blocking(path)?;
 
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(std::io::Error::new(
             ErrorKind::InvalidInput,
             "not a regular file; replace it with a regular file",
         ));
     }
+    let too_large = || {
+        std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "larger than the {} MiB limit for plugin files",
+                MAX_PLUGIN_FILE_BYTES >> 20
+            ),
+        )
+    };
+    if metadata.len() > MAX_PLUGIN_FILE_BYTES {
+        return Err(too_large());
+    }
 
+    // The file may grow between the size check and the read.
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    file.take(MAX_PLUGIN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_PLUGIN_FILE_BYTES {
+        return Err(too_large());
+    }
     Ok(bytes)
 }
 
@@ -83,6 +106,19 @@ mod tests {
 
         let error = read_regular_file(dir.path()).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn oversized_file_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.wasm");
+        // A sparse file: its size is set without writing the bytes.
+        let file = File::create(&path).unwrap();
+        file.set_len(MAX_PLUGIN_FILE_BYTES + 1).unwrap();
+
+        let error = read_regular_file(&path).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("128 MiB"), "{error}");
     }
 
     #[cfg(unix)]

@@ -32,7 +32,7 @@ pub use watch::{DEBOUNCE, RESCAN_INTERVAL, watch};
 use crate::http::error_chain;
 use crate::metrics::{LoadOutcome, Metrics};
 use crate::plugin::{
-    InvocationError, Plugin, PluginRuntime, read_plugin_config, read_regular_file,
+    InvocationError, Plugin, PluginInfo, PluginRuntime, read_plugin_config, read_regular_file,
 };
 use crate::timestamp::Timestamp;
 
@@ -148,7 +148,8 @@ struct State {
     /// Plugins unloaded within [`REDEPLOY_GRACE`], with when the grace ends.
     /// Events are still queued for them, so a redeploy that removes the old
     /// file before the new one is in place loses no delivery.
-    retired: BTreeMap<String, (Arc<Plugin>, Instant)>,
+    /// Only the description is kept, not the compiled code.
+    retired: BTreeMap<String, (Arc<PluginInfo>, Instant)>,
 }
 
 /// How long events are still queued for an unloaded plugin, in case a new
@@ -309,31 +310,28 @@ impl PluginRegistry {
             && other.plugin.path != wasm
         {
             let other_path = other.plugin.path.clone();
-            let previous_name = state.by_file.get(wasm).and_then(|file| file.name.clone());
-            let other_waits_for_ours = state
-                .by_file
-                .get(&other_path)
-                .and_then(|file| file.waiting.as_ref())
-                .is_some_and(|waiting| Some(&waiting.info.name) == previous_name.as_ref());
-
-            if other_waits_for_ours {
-                // The two files swapped contents, and each waits for the
-                // name the other serves: both switch in this one step.
-                if let Some(theirs) = state
-                    .by_file
-                    .get_mut(&other_path)
-                    .and_then(|file| file.waiting.take())
-                {
-                    tracing::info!(plugin = %theirs.info.name, file = %other_path.display(), sha256 = %theirs.sha256, reason = "the files swapped contents", "plugin reloaded");
-                    self.put(&mut state, &other_path, theirs);
+            if other_path.exists() {
+                // This file waits for the name. When the files involved now
+                // form a cycle, each waiting for the name the next one
+                // serves (contents swapped or rotated), all switch at once.
+                let plugin = Arc::new(plugin);
+                state.by_file.entry(wasm.to_owned()).or_default().waiting =
+                    Some(Arc::clone(&plugin));
+                if self.switch_waiting_cycle(&mut state, wasm) {
+                    if let Some(file) = state.by_file.get_mut(wasm) {
+                        file.fingerprint = fingerprint;
+                    }
+                    drop(state);
+                    self.changed.notify_waiters();
+                    return SyncOutcome::Reloaded(name);
                 }
-            } else if other_path.exists() {
+
                 let reason = format!(
                     "plugin name {name:?} is already loaded from {}; this file takes the name over when that one is removed, or rename one of them",
                     other_path.display()
                 );
                 drop(state);
-                return self.record_failure(wasm, fingerprint, reason, Some(Arc::new(plugin)));
+                return self.record_failure(wasm, fingerprint, reason, Some(plugin));
             } else {
                 // The file serving the name is gone, renamed or deleted, and
                 // its removal is not synced yet: this file takes the name
@@ -501,9 +499,8 @@ impl PluginRegistry {
             );
             if let Some(unloaded) = unloaded {
                 let grace_ends = Instant::now() + REDEPLOY_GRACE;
-                state
-                    .retired
-                    .insert(name.to_owned(), (unloaded.plugin, grace_ends));
+                let info = Arc::new(unloaded.plugin.info.clone());
+                state.retired.insert(name.to_owned(), (info, grace_ends));
             }
             self.metrics.record_plugin_load(LoadOutcome::Unloaded);
             return false;
@@ -530,6 +527,52 @@ impl PluginRegistry {
                 &path,
                 "its file now describes another name",
             );
+        }
+        true
+    }
+
+    /// Follows the files waiting for a name from `start`: the file serving
+    /// the name it waits for, the name that file waits for, and so on. If
+    /// the chain comes back to `start`, every file in it switches to its
+    /// waiting plugin in this one step. Returns whether it did.
+    fn switch_waiting_cycle(&self, state: &mut State, start: &Path) -> bool {
+        let mut chain = vec![start.to_owned()];
+        loop {
+            let current = chain.last().expect("the chain starts with one file");
+            let Some(wanted) = state
+                .by_file
+                .get(current)
+                .and_then(|file| file.waiting.as_ref())
+                .map(|waiting| waiting.info.name.clone())
+            else {
+                return false;
+            };
+            let Some(holder) = state
+                .by_name
+                .get(&wanted)
+                .map(|loaded| loaded.plugin.path.clone())
+            else {
+                return false;
+            };
+            if holder == start {
+                break;
+            }
+            if chain.contains(&holder) {
+                return false;
+            }
+            chain.push(holder);
+        }
+
+        for path in &chain {
+            let Some(plugin) = state
+                .by_file
+                .get_mut(path)
+                .and_then(|file| file.waiting.take())
+            else {
+                continue;
+            };
+            tracing::info!(plugin = %plugin.info.name, version = %plugin.info.version, file = %path.display(), sha256 = %plugin.sha256, reason = "files exchanged their plugins", "plugin reloaded");
+            self.put(state, path, plugin);
         }
         true
     }
@@ -570,18 +613,18 @@ impl PluginRegistry {
     /// Returns the plugins events are queued for: every loaded plugin, and
     /// every plugin unloaded less than [`REDEPLOY_GRACE`] ago, by the
     /// subscriptions of its last version.
-    pub fn subscribers(&self) -> Vec<Arc<Plugin>> {
+    pub fn subscribers(&self) -> Vec<Arc<PluginInfo>> {
         let now = Instant::now();
         let state = self.read_state();
         let retired = state
             .retired
             .values()
             .filter(|(_, grace_ends)| *grace_ends > now)
-            .map(|(plugin, _)| Arc::clone(plugin));
+            .map(|(info, _)| Arc::clone(info));
         state
             .by_name
             .values()
-            .map(|loaded| Arc::clone(&loaded.plugin))
+            .map(|loaded| Arc::new(loaded.plugin.info.clone()))
             .chain(retired)
             .collect()
     }

@@ -10,7 +10,7 @@
 //! growing delay in case the cause has passed. Renaming a
 //! complete file into the folder is the reliable way to deploy.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,6 +26,9 @@ use super::{PluginRegistry, SyncOutcome, is_wasm, wasm_files};
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 /// How often the whole folder is compared with the registry.
 pub const RESCAN_INTERVAL: Duration = Duration::from_secs(2);
+/// The maximum time a removal waits for other files' syncs to finish, so a
+/// long compile or a large failing file cannot hold it back for good.
+const MAX_REMOVAL_WAIT: Duration = Duration::from_secs(5);
 /// How often dirty files are checked against the debounce time.
 const TICK: Duration = Duration::from_millis(25);
 
@@ -88,21 +91,33 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
                     }
                 }
                 Some(finished) = syncs.tasks.join_next_with_id(), if !syncs.tasks.is_empty() => {
-                    syncs.finished(finished);
+                    // A file that changed during its sync is synced again;
+                    // one that is gone by then waits like any removal.
+                    if let Some((path, retrying)) = syncs.finished(finished) {
+                        if path.exists() {
+                            syncs.start(path, retrying);
+                        } else {
+                            dirty.insert(path, Instant::now());
+                        }
+                    }
                 }
                 _ = tick.tick() => {
-                    let mut quiet: Vec<(PathBuf, bool)> = dirty
+                    let mut quiet: Vec<(PathBuf, bool, bool)> = dirty
                         .iter()
                         .filter(|(_, changed)| changed.elapsed() >= DEBOUNCE)
-                        .map(|(path, _)| (path.clone(), !path.exists()))
+                        .map(|(path, changed)| {
+                            let waited_enough = changed.elapsed() >= DEBOUNCE + MAX_REMOVAL_WAIT;
+                            (path.clone(), !path.exists(), waited_enough)
+                        })
                         .collect();
-                    // A removal waits while other files sync, and files
-                    // that exist start first: a new version copied or
-                    // renamed in as the old file goes then takes the name
-                    // over, and the plugin is never unloaded.
-                    quiet.sort_by_key(|(_, removed)| *removed);
-                    for (path, removed) in quiet {
-                        if removed && syncs.any_running_besides(&path) {
+                    // Files that exist start first, and a removal waits,
+                    // for at most MAX_REMOVAL_WAIT, while other files sync:
+                    // a new version copied or renamed in as the old file
+                    // goes then takes the name over, and the plugin is never
+                    // unloaded.
+                    quiet.sort_by_key(|(_, removed, _)| *removed);
+                    for (path, removed, waited_enough) in quiet {
+                        if removed && !waited_enough && syncs.any_running_besides(&path) {
                             continue;
                         }
                         dirty.remove(&path);
@@ -127,8 +142,12 @@ pub fn watch(registry: Arc<PluginRegistry>) -> tokio::task::JoinHandle<()> {
                     for path in changed {
                         dirty.entry(path).or_insert_with(Instant::now);
                     }
+                    // A file already syncing is not retried on top: its sync
+                    // settles the retry time.
                     for path in registry.due_retries() {
-                        syncs.start(path, true);
+                        if !syncs.is_running(&path) {
+                            syncs.start(path, true);
+                        }
                     }
                 }
             }
@@ -142,9 +161,9 @@ struct Syncs {
     registry: Arc<PluginRegistry>,
     tasks: JoinSet<()>,
     running: HashMap<tokio::task::Id, PathBuf>,
-    /// Files that changed again while their sync ran; each is synced once
-    /// more when it finishes.
-    again: HashSet<PathBuf>,
+    /// Files that changed again while their sync ran, each with whether the
+    /// next sync is a retry; each is synced once more when it finishes.
+    again: HashMap<PathBuf, bool>,
 }
 
 impl Syncs {
@@ -153,15 +172,15 @@ impl Syncs {
             registry,
             tasks: JoinSet::new(),
             running: HashMap::new(),
-            again: HashSet::new(),
+            again: HashMap::new(),
         }
     }
 
     /// Starts syncing `path`, or marks it to sync again when a sync of it
     /// is running. `retrying` loads a failed file even if unchanged.
     fn start(&mut self, path: PathBuf, retrying: bool) {
-        if self.running.values().any(|running| *running == path) {
-            self.again.insert(path);
+        if self.is_running(&path) {
+            *self.again.entry(path).or_default() |= retrying;
             return;
         }
 
@@ -180,14 +199,22 @@ impl Syncs {
         self.running.insert(handle.id(), path);
     }
 
+    /// Returns whether a sync of `path` is running.
+    fn is_running(&self, path: &Path) -> bool {
+        self.running.values().any(|running| running == path)
+    }
+
     /// Returns whether a sync of any file other than `path` is running.
     fn any_running_besides(&self, path: &Path) -> bool {
         self.running.values().any(|running| running != path)
     }
 
-    /// Records that a sync ended, and starts it again if its file changed
-    /// meanwhile.
-    fn finished(&mut self, result: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+    /// Records that a sync ended. Returns the file and whether it is a retry
+    /// when it changed meanwhile and must be synced again.
+    fn finished(
+        &mut self,
+        result: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    ) -> Option<(PathBuf, bool)> {
         let id = match result {
             Ok((id, ())) => id,
             Err(error) => {
@@ -195,11 +222,9 @@ impl Syncs {
                 error.id()
             }
         };
-        if let Some(path) = self.running.remove(&id)
-            && self.again.remove(&path)
-        {
-            self.start(path, false);
-        }
+        let path = self.running.remove(&id)?;
+        let retrying = self.again.remove(&path)?;
+        Some((path, retrying))
     }
 }
 
