@@ -140,8 +140,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Wraps the failure of a blocking task's join, which only fails when
-    /// the task panicked, as the runtime is never shut down before it.
+    /// Wraps the failure to join a blocking task. A join fails when the task
+    /// panicked or the runtime shut down first; these callers await the task
+    /// inside the runtime, so in practice it is a panic.
     pub fn panicked(task: &'static str) -> impl FnOnce(tokio::task::JoinError) -> Self {
         move |error| Error::Panicked {
             task,

@@ -32,31 +32,62 @@ async fn plugins_report(server: &TestServer) -> TestResult<Value> {
     Ok(report)
 }
 
-async fn loaded_names(server: &TestServer) -> TestResult<Vec<String>> {
-    let report = plugins_report(server).await?;
-    Ok(report["plugins"]
+/// Polls `/plugins` every 20 ms until `settled` holds for the report, or
+/// until [`SETTLE`] has passed, and returns the last report, so the caller's
+/// assertions show what the server reported.
+async fn poll_report(server: &TestServer, settled: impl Fn(&Value) -> bool) -> TestResult<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let report = plugins_report(server).await?;
+        if settled(&report) || started.elapsed() > SETTLE {
+            return Ok(report);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Returns the names of the loaded plugins in a report.
+fn loaded_names(report: &Value) -> Vec<String> {
+    report["plugins"]
         .as_array()
-        .ok_or("no plugins array")?
-        .iter()
+        .into_iter()
+        .flatten()
         .filter_map(|plugin| plugin["name"].as_str().map(str::to_owned))
-        .collect())
+        .collect()
+}
+
+/// Polls until the loaded plugins are exactly `expected` and returns them.
+async fn wait_for_names(server: &TestServer, expected: &[&str]) -> TestResult<Vec<String>> {
+    let report = poll_report(server, |report| loaded_names(report) == expected).await?;
+    Ok(loaded_names(&report))
+}
+
+/// Returns whether a report lists a file that failed to load.
+fn has_load_errors(report: &Value) -> bool {
+    report["load_errors"]
+        .as_array()
+        .is_some_and(|errors| !errors.is_empty())
+}
+
+/// Returns the file that serves `name` in a report.
+fn served_from(report: &Value, name: &str) -> Option<String> {
+    report["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|plugin| plugin["name"] == name)
+        .and_then(|plugin| plugin["file"].as_str())
+        .map(str::to_owned)
 }
 
 #[tokio::test]
 async fn new_file_loaded_without_restart() -> TestResult {
     let server = TestServer::start().await?;
-    assert!(loaded_names(&server).await?.is_empty());
+    assert!(loaded_names(&plugins_report(&server).await?).is_empty());
 
     deploy(&server.plugins_dir(), "counter", "counter")?;
 
-    let mut names = Vec::new();
-    for _ in 0..300 {
-        names = loaded_names(&server).await?;
-        if !names.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let names = wait_for_names(&server, &["counter"]).await?;
     assert_eq!(names, vec!["counter"]);
     post_users(&server, "new", 5).await?;
     wait_until(SETTLE, "the new plugin handles the events", || {
@@ -123,14 +154,10 @@ async fn replacement_handles_each_event_once() -> TestResult {
     );
 
     // The last settings file differs from the first, so a reload happens.
-    let mut report = plugins_report(&server).await?;
-    for _ in 0..300 {
-        if report["plugins"][0]["loaded_at"] != first_load {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        report = plugins_report(&server).await?;
-    }
+    let report = poll_report(&server, |report| {
+        report["plugins"][0]["loaded_at"] != first_load
+    })
+    .await?;
     assert_ne!(report["plugins"][0]["loaded_at"], first_load, "{report}");
     Ok(())
 }
@@ -147,17 +174,7 @@ async fn broken_replacement_keeps_previous_version() -> TestResult {
     std::fs::write(&temporary, b"\0asm\x0d\0\x01\0 truncated component")?;
     std::fs::rename(&temporary, dir.join("counter.wasm"))?;
 
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(&server).await?;
-        if report["load_errors"]
-            .as_array()
-            .is_some_and(|errors| !errors.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let report = poll_report(&server, has_load_errors).await?;
     let error = &report["load_errors"][0];
     assert!(
         error["file"]
@@ -199,17 +216,7 @@ async fn slow_copy_not_reported_broken() -> TestResult {
         }
     }
 
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(&server).await?;
-        if report["plugins"]
-            .as_array()
-            .is_some_and(|plugins| !plugins.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let report = poll_report(&server, |report| !loaded_names(report).is_empty()).await?;
     assert_eq!(report["plugins"][0]["name"], "counter", "{report}");
     assert_eq!(report["load_errors"], serde_json::json!([]), "{report}");
     Ok(())
@@ -229,14 +236,7 @@ async fn removed_plugin_resumes_when_restored() -> TestResult {
     .await?;
 
     std::fs::remove_file(server.plugins_dir().join("counter.wasm"))?;
-    let mut names = vec!["counter".to_owned()];
-    for _ in 0..300 {
-        names = loaded_names(&server).await?;
-        if names.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let names = wait_for_names(&server, &[]).await?;
     assert!(names.is_empty(), "{names:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let while_removed = counter_count(&server)?;
@@ -314,17 +314,11 @@ async fn status_counts_failures() -> TestResult {
 /// Waits until `/plugins` lists exactly `name`, served from `file`, with no
 /// load errors, and returns the report.
 async fn wait_until_served_from(server: &TestServer, name: &str, file: &str) -> TestResult<Value> {
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(server).await?;
-        let served = report["plugins"][0]["file"]
-            .as_str()
-            .is_some_and(|served| served.ends_with(file));
-        if served && report["load_errors"] == serde_json::json!([]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let report = poll_report(server, |report| {
+        served_from(report, name).is_some_and(|served| served.ends_with(file))
+            && !has_load_errors(report)
+    })
+    .await?;
     assert_eq!(
         report["plugins"].as_array().map(Vec::len),
         Some(1),
@@ -386,17 +380,7 @@ async fn versioned_deploy_takes_over_name() -> TestResult {
     // The new version arrives under a new file name while the old file
     // still serves the name, so it waits, reported as a load error.
     deploy(&plugins, "counter", "counter-2")?;
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(&server).await?;
-        if report["load_errors"]
-            .as_array()
-            .is_some_and(|errors| !errors.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let report = poll_report(&server, has_load_errors).await?;
     let error = report["load_errors"][0]["error"]
         .as_str()
         .unwrap_or_default();
@@ -441,14 +425,7 @@ async fn events_kept_while_redeploying() -> TestResult {
     // between. They are queued for the unloaded plugin during the grace
     // period and handled by the new version.
     std::fs::remove_file(plugins.join("counter.wasm"))?;
-    let mut names = vec!["counter".to_owned()];
-    for _ in 0..300 {
-        names = loaded_names(&server).await?;
-        if names.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let names = wait_for_names(&server, &[]).await?;
     assert!(names.is_empty(), "{names:?}");
     post_users(&server, "between", 10).await?;
     deploy(&plugins, "counter", "counter-v2")?;
@@ -473,31 +450,14 @@ async fn fifo_in_folder_reported_not_read() -> TestResult {
         .arg(plugins.join("evil.wasm"))
         .status()?;
     assert!(made.success());
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(&server).await?;
-        if report["load_errors"]
-            .as_array()
-            .is_some_and(|errors| !errors.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let report = poll_report(&server, has_load_errors).await?;
     let error = report["load_errors"][0]["error"]
         .as_str()
         .unwrap_or_default();
     assert!(error.contains("not a regular file"), "{report}");
 
     deploy(&plugins, "counter", "counter")?;
-    let mut names = Vec::new();
-    for _ in 0..300 {
-        names = loaded_names(&server).await?;
-        if !names.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let names = wait_for_names(&server, &["counter"]).await?;
     assert_eq!(names, vec!["counter"]);
     post_users(&server, "after_fifo", 3).await?;
     wait_until(
@@ -517,14 +477,7 @@ async fn removed_plugin_queue_listed_and_dropped() -> TestResult {
     })
     .await?;
     std::fs::remove_file(server.plugins_dir().join("counter.wasm"))?;
-    let mut names = vec!["counter".to_owned()];
-    for _ in 0..300 {
-        names = loaded_names(&server).await?;
-        if names.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let names = wait_for_names(&server, &[]).await?;
     assert!(names.is_empty(), "{names:?}");
 
     // Within the grace period these are queued for the removed plugin.
@@ -579,26 +532,13 @@ async fn swapped_files_switch_names() -> TestResult {
     deploy(&plugins, "slow-action", "counter")?;
     deploy(&plugins, "counter", "slow-action")?;
 
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(&server).await?;
-        let served_from = |name: &str| {
-            report["plugins"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|plugin| plugin["name"] == name)
-                .and_then(|plugin| plugin["file"].as_str())
-                .map(str::to_owned)
-        };
-        let switched = served_from("counter")
-            .is_some_and(|file| file.ends_with("/slow-action.wasm"))
-            && served_from("slow-action").is_some_and(|file| file.ends_with("/counter.wasm"));
-        if switched && report["load_errors"] == serde_json::json!([]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let report = poll_report(&server, |report| {
+        served_from(report, "counter").is_some_and(|file| file.ends_with("/slow-action.wasm"))
+            && served_from(report, "slow-action")
+                .is_some_and(|file| file.ends_with("/counter.wasm"))
+            && !has_load_errors(report)
+    })
+    .await?;
     assert_eq!(
         report["plugins"].as_array().map(Vec::len),
         Some(2),
@@ -647,35 +587,16 @@ async fn rotated_files_switch_names() -> TestResult {
         ("deny-gmail", "/counter.wasm"),
         ("slow-action", "/deny-gmail.wasm"),
     ];
-    let mut report = Value::Null;
-    for _ in 0..300 {
-        report = plugins_report(&server).await?;
+    let report = poll_report(&server, |report| {
         let rotated = expected.iter().all(|(name, file)| {
-            report["plugins"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|plugin| {
-                    plugin["name"] == *name
-                        && plugin["file"]
-                            .as_str()
-                            .is_some_and(|served| served.ends_with(file))
-                })
+            served_from(report, name).is_some_and(|served| served.ends_with(file))
         });
-        if rotated && report["load_errors"] == serde_json::json!([]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        rotated && !has_load_errors(report)
+    })
+    .await?;
     assert_eq!(report["load_errors"], serde_json::json!([]), "{report}");
     for (name, file) in expected {
-        let served = report["plugins"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|plugin| plugin["name"] == name)
-            .and_then(|plugin| plugin["file"].as_str())
-            .unwrap_or_default();
+        let served = served_from(&report, name).unwrap_or_default();
         assert!(served.ends_with(file), "{name} from {served}: {report}");
     }
     Ok(())

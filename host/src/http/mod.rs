@@ -59,7 +59,7 @@ pub struct AppState {
     pub access_tokens: Option<Arc<AccessTokenVerifier>>,
     /// The loaded plugins.
     pub registry: Arc<PluginRegistry>,
-    /// What `/metrics` reports.
+    /// The counters and histograms `/metrics` renders.
     pub metrics: Arc<Metrics>,
 }
 

@@ -391,7 +391,7 @@ pub(super) struct Failure {
     pub(super) cause: FailureCause,
 }
 
-/// What caused a failed invocation. It decides which fix a load error
+/// The cause of a failed invocation, which decides the fix a load error
 /// names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FailureCause {

@@ -167,7 +167,7 @@ pub struct DeliveryRecord {
     pub last_error: Option<String>,
 }
 
-/// What is waiting to be delivered, for the metrics page.
+/// The backlog of fan-out and delivery, for the metrics page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueDepth {
     /// Stored events that fan-out has not yet queued deliveries for.
