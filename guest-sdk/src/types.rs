@@ -51,7 +51,10 @@ impl PluginInfo {
     /// and decides no actions.
     ///
     /// `name` must be stable across versions, because the host keys the
-    /// handler's store and settings by it.
+    /// handler's store and settings by it: 1 to 64 ASCII letters, digits,
+    /// `-`, `_` or `.`. `version` is 1 to 64 bytes without control
+    /// characters. The host rejects a handler that breaks either rule
+    /// when it loads it.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
         Self {
             name: name.into(),

@@ -437,6 +437,59 @@ async fn events_kept_while_redeploying() -> TestResult {
     Ok(())
 }
 
+/// Deliveries queued while a plugin was away go to the version that
+/// returns only if it still subscribes to their type.
+#[tokio::test]
+async fn returning_version_gets_only_events_it_subscribes_to() -> TestResult {
+    let server = TestServer::start_with(Options {
+        plugins: vec![(
+            "counter",
+            Some("[settings]\nevents = \"user.created\"\n".to_owned()),
+        )],
+        ..Options::default()
+    })
+    .await?;
+    let plugins = server.plugins_dir();
+
+    std::fs::remove_file(plugins.join("counter.wasm"))?;
+    wait_for_names(&server, &[]).await?;
+    post_users(&server, "while-away", 3).await?;
+    wait_until(SETTLE, "the events are queued for counter", || {
+        let db = server.db()?;
+        Ok(db.undispatched()? == 0 && db.deliveries()?.len() == 3)
+    })
+    .await?;
+
+    deploy_settings(
+        &plugins,
+        "counter",
+        "[settings]\nevents = \"user.updated\"\n",
+    )?;
+    deploy(&plugins, "counter", "counter")?;
+    wait_for_names(&server, &["counter"]).await?;
+    wait_until(SETTLE, "the queued deliveries are done", || {
+        Ok(server.db()?.deliveries()?.is_empty())
+    })
+    .await?;
+    assert_eq!(counter_count(&server)?, 0);
+
+    // The type it subscribes to now is delivered.
+    let update = user_event(
+        "event_after_return",
+        "user.updated",
+        "user_while-away_0",
+        "plugins@example.com",
+        "2026-11-02T10:00:00Z",
+    );
+    let (status, reply) = server.post_webhook(&update).await?;
+    assert_eq!(status, 200, "{reply}");
+    wait_until(SETTLE, "the update is handled", || {
+        Ok(counter_count(&server)? == 1)
+    })
+    .await?;
+    Ok(())
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn fifo_in_folder_reported_not_read() -> TestResult {

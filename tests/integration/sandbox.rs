@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Options, SECRET, StoredState, TestResult, TestServer, command, counter_count, install_plugins,
-    now_ms, post_users, user_event, wait_until,
+    now_ms, post_users, test_plugins_dir, user_event, wait_until,
 };
 
 const SETTLE: Duration = Duration::from_secs(30);
@@ -277,6 +277,87 @@ async fn busy_loop_trapped_at_cpu_limit() -> TestResult {
         &["limit of 100 ms", "cpu_ms"],
     )
     .await
+}
+
+/// A `describe` that never returns is stopped at the plugin's deadline.
+/// The files in the folder load in parallel at start, so three hanging
+/// files hold the start back by one deadline and the compile, not three
+/// deadlines, and the healthy plugin beside them loads and serves.
+#[tokio::test]
+async fn hanging_describes_stopped_in_parallel_at_start() -> TestResult {
+    const DEADLINE_MS: u64 = 4_000;
+    let hostile = std::fs::read(test_plugins_dir()?.join("hostile.wasm"))?;
+    let settings = format!(
+        "[settings]\ndescribe_behavior = \"loop\"\n\n[limits]\ndeadline_ms = {DEADLINE_MS}\n"
+    );
+    let mut raw_plugin_files = Vec::new();
+    for (wasm, toml) in [
+        ("hang-1.wasm", "hang-1.toml"),
+        ("hang-2.wasm", "hang-2.toml"),
+        ("hang-3.wasm", "hang-3.toml"),
+    ] {
+        raw_plugin_files.push((wasm, hostile.clone()));
+        raw_plugin_files.push((toml, settings.clone().into_bytes()));
+    }
+
+    let started = Instant::now();
+    let server = TestServer::start_with(Options {
+        plugins: vec![("counter", None)],
+        raw_plugin_files,
+        ..Options::default()
+    })
+    .await?;
+    let start_time = started.elapsed();
+
+    // Loaded one after another, they would take three deadlines.
+    assert!(
+        start_time < Duration::from_millis(3 * DEADLINE_MS),
+        "the server took {start_time:?} to start"
+    );
+    let (status, report) = server.get_with_token("/plugins").await?;
+    assert_eq!(status, 200, "{report}");
+    let errors = report["load_errors"].as_array().ok_or("no load_errors")?;
+    assert_eq!(errors.len(), 3, "{report}");
+    for error in errors {
+        let reason = error["error"].as_str().unwrap_or_default();
+        assert!(reason.contains("deadline of 4s"), "{reason}");
+    }
+    assert_eq!(plugin_status(&server, "counter").await?["name"], "counter");
+
+    post_users(&server, "beside-hanging", 2).await?;
+    wait_until(SETTLE, "counter handles the events", || {
+        Ok(counter_count(&server)? == 2)
+    })
+    .await?;
+    Ok(())
+}
+
+/// A version with a line break or an escape sequence would forge log
+/// lines and terminal output wherever the version is shown, so such a
+/// description fails to load.
+#[tokio::test]
+async fn forged_version_rejected() -> TestResult {
+    let settings = r#"describe_version = "1.0\n2026-12-04T21:00:00Z  INFO forged line \u001b[31m""#;
+    let server = TestServer::start_with(hostile_beside_counter(
+        &format!("[settings]\n{settings}\n"),
+        1,
+    ))
+    .await?;
+
+    let (status, report) = server.get_with_token("/plugins").await?;
+    assert_eq!(status, 200, "{report}");
+    let reason = report["load_errors"][0]["error"]
+        .as_str()
+        .ok_or_else(|| format!("no load error: {report}"))?;
+    assert!(
+        reason.contains(
+            r#"handler "hostile" has a version that contains the control character '\n'"#
+        ),
+        "{reason}"
+    );
+    assert!(!reason.contains('\n'), "{reason:?}");
+    assert!(plugin_status(&server, "hostile").await.is_err());
+    Ok(())
 }
 
 #[tokio::test]

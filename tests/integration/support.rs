@@ -150,8 +150,10 @@ impl TestServer {
         Ok(server)
     }
 
+    /// Waits until `/healthz` returns 200, which it does once the plugins
+    /// in the server's folder have loaded or failed.
     async fn wait_until_healthy(&self) -> TestResult {
-        for _ in 0..100 {
+        for _ in 0..1000 {
             if let Ok(response) = self.client.get(self.url("/healthz")).send().await
                 && response.status() == 200
             {
@@ -159,7 +161,7 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Err("server did not become healthy within 2 s".into())
+        Err("server did not become healthy within 20 s".into())
     }
 
     /// Stops the server and waits until its database is closed.

@@ -35,7 +35,8 @@ pub enum EventsCommand {
     /// Delete every queued delivery of a plugin removed for good; its events
     /// stay stored, but that plugin will not handle them. Run it once the
     /// plugin has been unloaded for 60 seconds, because until then the
-    /// server still queues events for it
+    /// server still queues events for it. It does not check whether a
+    /// server has the plugin loaded
     Drop(DropArgs),
 }
 
@@ -120,33 +121,106 @@ fn format_waiting(queue: &QueueDepth, plugin: Option<&str>) -> String {
     text
 }
 
+/// Formats deliveries as a table whose columns are as wide as their
+/// longest value; the last error, the last column, is not padded.
 fn format_records(records: &[DeliveryRecord]) -> String {
     if records.is_empty() {
         return "no failed or dead deliveries\n".to_owned();
     }
 
-    let mut text =
-        String::from("STATUS   ATTEMPTS  PLUGIN  EVENT  TYPE  NEXT ATTEMPT  LAST ERROR\n");
-    for record in records {
-        let next = match record.status {
-            DeliveryStatus::Pending => record.next_attempt_at.to_rfc3339(),
-            DeliveryStatus::Dead => "-".to_owned(),
-        };
-        let error = record
-            .last_error
-            .as_deref()
-            .unwrap_or("-")
-            .replace('\n', " ");
-        text.push_str(&format!(
-            "{:<8} {:>8}  {}  {}  {}  {}  {}\n",
-            record.status.as_str(),
-            record.attempts,
-            record.plugin,
-            record.event_id,
-            record.event_type,
-            next,
-            error
-        ));
+    let header = [
+        "STATUS",
+        "ATTEMPTS",
+        "PLUGIN",
+        "EVENT",
+        "TYPE",
+        "NEXT ATTEMPT",
+        "LAST ERROR",
+    ];
+    let rows: Vec<[String; 7]> = records
+        .iter()
+        .map(|record| {
+            let next = match record.status {
+                DeliveryStatus::Pending => record.next_attempt_at.to_rfc3339(),
+                DeliveryStatus::Dead => "-".to_owned(),
+            };
+            let error = record
+                .last_error
+                .as_deref()
+                .unwrap_or("-")
+                .replace('\n', " ");
+            [
+                record.status.as_str().to_owned(),
+                record.attempts.to_string(),
+                record.plugin.clone(),
+                record.event_id.clone(),
+                record.event_type.clone(),
+                next,
+                error,
+            ]
+        })
+        .collect();
+
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+
+    let mut text = String::new();
+    let header = header.map(str::to_owned);
+    for row in std::iter::once(&header).chain(&rows) {
+        let last = row.len() - 1;
+        for (column, cell) in row.iter().enumerate() {
+            if column == last {
+                text.push_str(cell);
+            } else {
+                let padding = widths[column] - cell.chars().count();
+                text.push_str(cell);
+                text.push_str(&" ".repeat(padding + 2));
+            }
+        }
+        text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::Timestamp;
+
+    fn record(plugin: &str, event_id: &str, status: DeliveryStatus) -> DeliveryRecord {
+        DeliveryRecord {
+            plugin: plugin.to_owned(),
+            event_id: event_id.to_owned(),
+            event_type: "user.created".to_owned(),
+            status,
+            attempts: 3,
+            next_attempt_at: Timestamp::from_unix_nanos(0),
+            last_error: Some("the handler failed:\nline two".to_owned()),
+        }
+    }
+
+    #[test]
+    fn records_table_columns_line_up() {
+        let text = format_records(&[
+            record("a", "event_01", DeliveryStatus::Pending),
+            record("todo-lists-long-name", "event_2", DeliveryStatus::Dead),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+
+        // Each column starts at the header's offset on every line.
+        for column in ["EVENT", "TYPE", "LAST ERROR"] {
+            let offset = lines[0].find(column).expect("header has the column");
+            for line in &lines[1..] {
+                let before = &line[..offset];
+                assert!(before.ends_with("  "), "{column} misaligned in {text}");
+                assert_ne!(&line[offset..=offset], " ", "{column} misaligned in {text}");
+            }
+        }
+        assert!(lines[2].ends_with("the handler failed: line two"), "{text}");
+    }
 }

@@ -274,7 +274,9 @@ struct Recorders {
 /// A failure blocks the rest of its subject's deliveries in the batch, so a
 /// subject's events are never handled out of order. Each delivery runs on
 /// the version loaded when it starts, so a reload takes effect from the
-/// next delivery, and an unload leaves the rest of the batch pending.
+/// next delivery, and an unload leaves the rest of the batch pending. A
+/// delivery of a type the running version does not subscribe to is done
+/// without running it.
 fn run_batch(
     registry: &PluginRegistry,
     name: &str,
@@ -305,6 +307,20 @@ fn run_batch(
             );
             break;
         };
+
+        // Deliveries queued for an earlier version, or during a redeploy,
+        // may be of a type this version no longer subscribes to.
+        if !plugin.info.subscribes_to(&event.event_type) {
+            tracing::info!(
+                plugin = name,
+                version = %plugin.info.version,
+                event_id = %event.id,
+                event_type = %event.event_type,
+                "dropped a queued delivery: the loaded version does not subscribe to its type"
+            );
+            outcomes.push((delivery.event_sequence, DeliveryOutcome::Handled));
+            continue;
+        }
 
         let overlay = Overlay::new(name, Arc::clone(&store), runtime.clone(), batch_writes);
         let started = Instant::now();

@@ -5,6 +5,16 @@ use std::fmt;
 /// The maximum length of a handler name, in bytes.
 pub const MAX_NAME_BYTES: usize = 64;
 
+/// The maximum length of a handler version, in bytes. The version is
+/// logged and listed with every load, so it stays short.
+pub const MAX_VERSION_BYTES: usize = 64;
+
+/// The maximum number of event patterns one handler may subscribe to.
+pub const MAX_EVENT_PATTERNS: usize = 256;
+
+/// The maximum length of one event pattern, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 256;
+
 /// The kinds of AuthKit Actions a handler can decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ActionKind {
@@ -65,26 +75,39 @@ impl PluginInfo {
     ///
     /// The name must be 1 to [`MAX_NAME_BYTES`] ASCII letters, digits, `-`,
     /// `_` or `.`, because it becomes a settings section and a store
-    /// namespace. The version must not be empty.
+    /// namespace. The version must be 1 to [`MAX_VERSION_BYTES`] bytes
+    /// without control characters, because it is written to logs and
+    /// terminals as it is.
     ///
-    /// Every event pattern must be `*`, an event type, or an event type
-    /// followed by `.*`. An event type is one or more dot-separated segments
-    /// of ASCII letters, digits, `_` and `-`.
+    /// There may be at most [`MAX_EVENT_PATTERNS`] event patterns of at most
+    /// [`MAX_PATTERN_BYTES`] bytes each. Every pattern must be `*`, an event
+    /// type, or an event type followed by `.*`. An event type is one or more
+    /// dot-separated segments of ASCII letters, digits, `_` and `-`.
     pub fn validate(&self) -> Result<(), String> {
         validate_name(&self.name)?;
-        if self.version.trim().is_empty() {
-            return Err(format!(
-                "handler {:?} has an empty version; return a version such as \"0.1.0\"",
+        validate_version(&self.version).map_err(|reason| {
+            format!(
+                "handler {:?} {reason}; return a version such as \"0.1.0\"",
                 self.name
+            )
+        })?;
+
+        if self.events.len() > MAX_EVENT_PATTERNS {
+            return Err(format!(
+                "handler {:?} subscribes to {} event patterns; the maximum is \
+                 {MAX_EVENT_PATTERNS}, so use prefix patterns such as \"user.*\" instead",
+                self.name,
+                self.events.len()
             ));
         }
         for pattern in &self.events {
             validate_pattern(pattern).map_err(|reason| {
                 format!(
-                    "handler {:?} subscribes to the invalid event pattern {pattern:?}: {reason}; \
+                    "handler {:?} subscribes to the invalid event pattern {:?}: {reason}; \
                      use an event type such as \"user.created\", a prefix pattern such as \
                      \"user.*\", or \"*\"",
-                    self.name
+                    self.name,
+                    preview(pattern)
                 )
             })?;
         }
@@ -101,7 +124,8 @@ fn validate_name(name: &str) -> Result<(), String> {
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(format!(
-            "the handler name {name:?} is {} bytes long; the maximum is {MAX_NAME_BYTES}",
+            "the handler name {:?} is {} bytes long; the maximum is {MAX_NAME_BYTES}",
+            preview(name),
             name.len()
         ));
     }
@@ -114,6 +138,38 @@ fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Returns the start of a text a guest returned, for an error message that
+/// must stay short however long the text is.
+fn preview(text: &str) -> String {
+    const PREVIEW_CHARS: usize = 64;
+
+    match text.char_indices().nth(PREVIEW_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Checks a handler version, as described on [`PluginInfo::validate`].
+///
+/// The reason it returns follows the handler name in a sentence.
+fn validate_version(version: &str) -> Result<(), String> {
+    if version.trim().is_empty() {
+        return Err("has an empty version".into());
+    }
+    if version.len() > MAX_VERSION_BYTES {
+        return Err(format!(
+            "has a version of {} bytes; the maximum is {MAX_VERSION_BYTES}",
+            version.len()
+        ));
+    }
+    if let Some(bad) = version.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "has a version that contains the control character {bad:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks one event pattern, as described on [`PluginInfo::validate`].
 fn validate_pattern(pattern: &str) -> Result<(), String> {
     if pattern == "*" {
@@ -121,6 +177,12 @@ fn validate_pattern(pattern: &str) -> Result<(), String> {
     }
     if pattern.is_empty() {
         return Err("the pattern is empty".into());
+    }
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(format!(
+            "it is {} bytes long; the maximum is {MAX_PATTERN_BYTES}",
+            pattern.len()
+        ));
     }
     let event_type = pattern.strip_suffix(".*").unwrap_or(pattern);
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
@@ -257,5 +319,40 @@ mod tests {
         let mut info = info(&[]);
         info.version = " ".into();
         assert!(info.validate().unwrap_err().contains("empty version"));
+    }
+
+    #[test]
+    fn forged_or_long_versions_rejected() {
+        let mut info = info(&[]);
+
+        info.version = "1.0\n2026-12-04T21:00:00Z  INFO forged".into();
+        let error = info.validate().unwrap_err();
+        assert!(error.contains("control character '\\n'"), "{error}");
+
+        info.version = "1.0\u{1b}[31m".into();
+        assert!(info.validate().unwrap_err().contains("control character"));
+
+        info.version = "v".repeat(MAX_VERSION_BYTES + 1);
+        let error = info.validate().unwrap_err();
+        assert!(error.contains("65 bytes; the maximum is 64"), "{error}");
+
+        info.version = "v".repeat(MAX_VERSION_BYTES);
+        assert!(info.validate().is_ok());
+    }
+
+    #[test]
+    fn too_many_or_long_patterns_rejected() {
+        let many: Vec<String> = (0..=MAX_EVENT_PATTERNS)
+            .map(|n| format!("custom.event{n}"))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let error = info(&many).validate().unwrap_err();
+        assert!(error.contains("257 event patterns"), "{error}");
+        assert!(info(&many[..MAX_EVENT_PATTERNS]).validate().is_ok());
+
+        let long = "a".repeat(MAX_PATTERN_BYTES + 1);
+        let error = info(&[&long]).validate().unwrap_err();
+        assert!(error.contains("257 bytes long"), "{error}");
+        assert!(error.len() < 400, "{error}");
     }
 }

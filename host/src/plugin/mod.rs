@@ -42,7 +42,10 @@ pub use data::{
 };
 pub use error::{InvocationError, PluginError};
 pub use file::read_regular_file;
-pub use info::{ActionKind, MAX_NAME_BYTES, PluginInfo};
+pub use info::{
+    ActionKind, MAX_EVENT_PATTERNS, MAX_NAME_BYTES, MAX_PATTERN_BYTES, MAX_VERSION_BYTES,
+    PluginInfo,
+};
 pub use input::{
     ActionInput, AuthenticationAction, EventInput, UserData, UserRegistrationAction, Verdict,
 };

@@ -156,6 +156,19 @@ struct State {
 /// version of it is on its way.
 pub const REDEPLOY_GRACE: Duration = Duration::from_secs(60);
 
+/// The change that syncing one file makes to the loaded plugins, found
+/// before any of them is touched.
+enum SyncStep {
+    /// The file is as last synced.
+    Unchanged,
+    /// The file is gone.
+    Unload,
+    /// The file failed to read or load: its fingerprint and the reason.
+    Fail(String, String),
+    /// The file loaded: its fingerprint and the plugin.
+    Install(String, Box<Plugin>),
+}
+
 /// The result of [`PluginRegistry::sync_file`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncOutcome {
@@ -205,8 +218,13 @@ impl PluginRegistry {
         &self.dir
     }
 
-    /// Loads every `.wasm` file in the folder, in name order, logging each
-    /// one that fails. A missing folder is created, so it can be watched.
+    /// Loads every `.wasm` file in the folder, logging each one that fails.
+    /// A missing folder is created, so it can be watched.
+    ///
+    /// The files compile and describe themselves in parallel, so a slow or
+    /// hanging plugin delays the start by its own deadline only. Then they
+    /// are installed in name order, so when two files describe the same
+    /// name, the first by name serves it.
     pub async fn load_all(&self) {
         if !self.dir.exists() {
             match std::fs::create_dir_all(&self.dir) {
@@ -219,15 +237,19 @@ impl PluginRegistry {
             }
         }
 
-        match wasm_files(&self.dir) {
-            Ok(files) => {
-                for file in files {
-                    self.sync_file(&file).await;
-                }
-            }
+        let files = match wasm_files(&self.dir) {
+            Ok(files) => files,
             Err(error) => {
                 tracing::warn!(plugins = %self.dir.display(), %error, "cannot list the plugins folder; no plugins loaded");
+                return;
             }
+        };
+
+        let steps =
+            futures_util::future::join_all(files.iter().map(|file| self.prepare_sync(file, false)))
+                .await;
+        for (file, step) in files.iter().zip(steps) {
+            self.apply_sync(file, step);
         }
     }
 
@@ -253,6 +275,13 @@ impl PluginRegistry {
     }
 
     async fn sync(&self, wasm: &Path, retrying: bool) -> SyncOutcome {
+        let step = self.prepare_sync(wasm, retrying).await;
+        self.apply_sync(wasm, step)
+    }
+
+    /// Reads and, when it changed, loads one file, without touching the
+    /// loaded plugins.
+    async fn prepare_sync(&self, wasm: &Path, retrying: bool) -> SyncStep {
         // File system calls leave the async threads, so a slow mount holds
         // up only this sync.
         let path = wasm.to_owned();
@@ -261,27 +290,18 @@ impl PluginRegistry {
             .unwrap_or_else(|error| Fingerprint::Unreadable(format!("reading panicked: {error}")));
         let fingerprint = match fingerprint {
             Fingerprint::Ready(fingerprint) => fingerprint,
-            Fingerprint::Gone => return self.unload_file(wasm),
+            Fingerprint::Gone => return SyncStep::Unload,
             Fingerprint::Unreadable(reason) => {
                 let key = format!("{UNREADABLE}{}", hex::encode(Sha256::digest(&reason)));
-                let unchanged = self
-                    .read_state()
-                    .by_file
-                    .get(wasm)
-                    .is_some_and(|state| state.fingerprint == key);
-                if unchanged && !retrying {
-                    return SyncOutcome::Unchanged;
-                }
-                return self.record_failure(wasm, key, reason, None);
+                return if self.is_unchanged(wasm, &key) && !retrying {
+                    SyncStep::Unchanged
+                } else {
+                    SyncStep::Fail(key, reason)
+                };
             }
         };
-        let unchanged = self
-            .read_state()
-            .by_file
-            .get(wasm)
-            .is_some_and(|state| state.fingerprint == fingerprint);
-        if unchanged && !retrying {
-            return SyncOutcome::Unchanged;
+        if self.is_unchanged(wasm, &fingerprint) && !retrying {
+            return SyncStep::Unchanged;
         }
 
         let runtime = Arc::clone(&self.runtime);
@@ -291,9 +311,29 @@ impl PluginRegistry {
             .unwrap_or_else(|error| Err(format!("loading panicked: {error}")));
 
         match loaded {
-            Ok(plugin) => self.install(wasm, fingerprint, plugin),
-            Err(reason) => self.record_failure(wasm, fingerprint, reason, None),
+            Ok(plugin) => SyncStep::Install(fingerprint, Box::new(plugin)),
+            Err(reason) => SyncStep::Fail(fingerprint, reason),
         }
+    }
+
+    /// Applies what [`Self::prepare_sync`] found to the loaded plugins.
+    fn apply_sync(&self, wasm: &Path, step: SyncStep) -> SyncOutcome {
+        match step {
+            SyncStep::Unchanged => SyncOutcome::Unchanged,
+            SyncStep::Unload => self.unload_file(wasm),
+            SyncStep::Fail(fingerprint, reason) => {
+                self.record_failure(wasm, fingerprint, reason, None)
+            }
+            SyncStep::Install(fingerprint, plugin) => self.install(wasm, fingerprint, *plugin),
+        }
+    }
+
+    /// Returns whether the file's last sync saw this fingerprint.
+    fn is_unchanged(&self, wasm: &Path, fingerprint: &str) -> bool {
+        self.read_state()
+            .by_file
+            .get(wasm)
+            .is_some_and(|state| state.fingerprint == fingerprint)
     }
 
     fn install(&self, wasm: &Path, fingerprint: String, plugin: Plugin) -> SyncOutcome {
@@ -338,6 +378,7 @@ impl PluginRegistry {
                 // over now.
                 state.by_file.remove(&other_path);
                 tracing::info!(plugin = %name, from = %other_path.display(), file = %wasm.display(), "plugin file moved");
+                warn_if_settings_stay_behind(&name, &other_path, wasm);
             }
         }
 
@@ -515,6 +556,7 @@ impl PluginRegistry {
             reason = format_args!("took over the name because {reason}"),
             "plugin reloaded"
         );
+        warn_if_settings_stay_behind(name, file, &path);
         let previous_name = state.by_file.get(&path).and_then(|file| file.name.clone());
         self.put(state, &path, plugin);
 
@@ -680,6 +722,22 @@ impl PluginRegistry {
         self.state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Warns when a plugin moves from file `from` to file `to` and leaves its
+/// settings file behind: settings belong to a file name, not to a plugin
+/// name, so the plugin now runs without them.
+fn warn_if_settings_stay_behind(name: &str, from: &Path, to: &Path) {
+    let (old_settings, new_settings) = (from.with_extension("toml"), to.with_extension("toml"));
+    if old_settings.exists() && !new_settings.exists() {
+        tracing::warn!(
+            plugin = %name,
+            file = %to.display(),
+            settings = %old_settings.display(),
+            "the plugin's new file has no settings file, so the settings and limits beside its old file no longer apply; copy them to {}",
+            new_settings.display()
+        );
     }
 }
 

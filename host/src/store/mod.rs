@@ -100,7 +100,8 @@ pub struct Delivery {
 /// The outcome of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    /// The handler succeeded: the delivery is done.
+    /// The handler succeeded, or the loaded version no longer subscribes
+    /// to the event: the delivery is done.
     Handled,
     /// The handler failed; retry at the given time, or park the delivery as
     /// dead when `retry_at` is `None`.

@@ -1,7 +1,8 @@
 //! Test guest: counts the events it handles, so host tests can check that
 //! no event's effect is applied twice, across retries and crashes.
 //!
-//! Subscribes to `*`. For each event it reads the store key `count`, adds
+//! Subscribes to the comma-separated event patterns in the `events`
+//! setting, or to `*` without it. For each event it reads the store key `count`, adds
 //! one and writes it back, and records `seen/<event_id>` with the count it
 //! wrote. If the host applied an event's writes twice, `count` would exceed
 //! the number of distinct `seen/` keys. Before returning it spins for the
@@ -23,8 +24,9 @@ struct Counter;
 
 impl Handler for Counter {
     fn describe() -> PluginInfo {
+        let events = settings::get("events").unwrap_or_else(|| "*".to_owned());
         PluginInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-            .with_events(["*"])
+            .with_events(events.split(',').map(str::trim))
             .with_actions([ActionKind::Authentication])
     }
 

@@ -23,6 +23,10 @@
 //!   `probe/<name>` as `ok: …` or `error: …` and succeeds.
 //! - `sleep`: sleeps `ms` milliseconds (default 1000) and succeeds.
 //! - none: stores `seen/<event_id>` and succeeds.
+//!
+//! `describe` runs the behavior in the `describe_behavior` setting, if
+//! there is one, before it returns, and reports the version in the
+//! `describe_version` setting instead of the crate's version.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -47,7 +51,17 @@ struct Hostile;
 
 impl Handler for Hostile {
     fn describe() -> PluginInfo {
-        PluginInfo::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+        if let Some(behavior) = settings::get("describe_behavior") {
+            let number = |key: &str, default: u64| settings::get_or(key, default);
+            // `describe` cannot return an error; a failing behavior traps.
+            if let Err(error) = run(&behavior, &number) {
+                panic!("describe_behavior {behavior:?} failed: {error}");
+            }
+        }
+
+        let version = settings::get("describe_version")
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned());
+        PluginInfo::new(env!("CARGO_PKG_NAME"), version)
             .with_events(["*"])
             .with_actions([ActionKind::Authentication, ActionKind::UserRegistration])
     }
