@@ -6,6 +6,7 @@
     reason = "commands print their results on stdout"
 )]
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use authkit_host::cli::actions::ActionsArgs;
@@ -139,8 +140,11 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours help a person at a terminal; in a file or a log collector
+    // they are escape sequences to strip.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -18,7 +18,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::plugin::{ActionKind, InvocationError};
-use crate::store::QueueDepth;
+use crate::store::{DeliveryStatus, QueueDepth};
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -409,8 +409,8 @@ impl Metrics {
     }
 
     /// Renders every metric in the Prometheus text format, with the gauges
-    /// set from `queue` and `plugins_loaded` first.
-    pub fn render(&self, queue: &QueueDepth, plugins_loaded: usize) -> String {
+    /// set from `queue` and the names of the loaded plugins first.
+    pub fn render(&self, queue: &QueueDepth, loaded_plugins: &[String]) -> String {
         let _rendering = self
             .render_lock
             .lock()
@@ -419,8 +419,19 @@ impl Metrics {
         self.events_awaiting_fan_out
             .set(i64::try_from(queue.events_awaiting_fan_out).unwrap_or(i64::MAX));
         // A plugin whose queue emptied has no row any more; clearing first
-        // drops its stale figure.
+        // drops its stale figure. A loaded plugin's queue series stay, at
+        // zero when empty, so a drained queue reads 0 rather than vanishing.
         self.queued_deliveries.clear();
+        for plugin in loaded_plugins {
+            for status in [DeliveryStatus::Pending, DeliveryStatus::Dead] {
+                self.queued_deliveries
+                    .get_or_create(&PluginStatusLabels {
+                        plugin: plugin.clone(),
+                        status: status.as_str(),
+                    })
+                    .set(0);
+            }
+        }
         for count in &queue.deliveries {
             self.queued_deliveries
                 .get_or_create(&PluginStatusLabels {
@@ -430,7 +441,7 @@ impl Metrics {
                 .set(i64::try_from(count.count).unwrap_or(i64::MAX));
         }
         self.plugins_loaded
-            .set(i64::try_from(plugins_loaded).unwrap_or(i64::MAX));
+            .set(i64::try_from(loaded_plugins.len()).unwrap_or(i64::MAX));
 
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
@@ -442,7 +453,12 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{DeliveryCount, DeliveryStatus};
+    use crate::store::DeliveryCount;
+
+    /// Returns `count` loaded plugin names.
+    fn loaded(count: usize) -> Vec<String> {
+        (0..count).map(|index| format!("plugin-{index}")).collect()
+    }
 
     fn line_value(text: &str, prefix: &str) -> Option<f64> {
         text.lines()
@@ -471,7 +487,7 @@ mod tests {
         );
         metrics.record_plugin_load(LoadOutcome::Reloaded);
 
-        let text = metrics.render(&QueueDepth::default(), 2);
+        let text = metrics.render(&QueueDepth::default(), &loaded(2));
 
         let expect = [
             (r#"authkit_webhooks_received_total{outcome="stored"}"#, 2.0),
@@ -510,7 +526,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.register_plugin("user-mirror");
 
-        let text = metrics.render(&QueueDepth::default(), 1);
+        let text = metrics.render(&QueueDepth::default(), &loaded(1));
 
         let expect = [
             r#"authkit_webhooks_received_total{outcome="error"}"#,
@@ -529,7 +545,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.record_invocation("todo-lists", InvocationKind::Event, Duration::from_secs(11));
 
-        let text = metrics.render(&QueueDepth::default(), 1);
+        let text = metrics.render(&QueueDepth::default(), &loaded(1));
 
         let bucket = |le: &str| {
             line_value(
@@ -545,7 +561,7 @@ mod tests {
     }
 
     #[test]
-    fn queue_gauges_drop_plugins_whose_queue_emptied() {
+    fn drained_queue_reads_zero_while_plugin_loaded() {
         let metrics = Metrics::new();
         let busy = QueueDepth {
             events_awaiting_fan_out: 7,
@@ -563,7 +579,7 @@ mod tests {
             ],
         };
 
-        let text = metrics.render(&busy, 0);
+        let text = metrics.render(&busy, &[]);
         assert_eq!(
             line_value(&text, "authkit_events_awaiting_fan_out"),
             Some(7.0)
@@ -576,8 +592,19 @@ mod tests {
             Some(5.0)
         );
 
-        let text = metrics.render(&QueueDepth::default(), 0);
-        assert!(!text.contains(r#"plugin="a""#), "{text}");
+        // "a" is still loaded, so its drained queue reads 0; "b" is gone.
+        let text = metrics.render(&QueueDepth::default(), &["a".to_owned()]);
+        assert!(!text.contains(r#"plugin="b""#), "{text}");
+        for status in ["pending", "dead"] {
+            assert_eq!(
+                line_value(
+                    &text,
+                    &format!(r#"authkit_queued_deliveries{{plugin="a",status="{status}"}}"#)
+                ),
+                Some(0.0),
+                "{text}"
+            );
+        }
         assert_eq!(
             line_value(&text, "authkit_events_awaiting_fan_out"),
             Some(0.0)
@@ -593,7 +620,7 @@ mod tests {
             Duration::from_micros(40),
         );
 
-        let text = metrics.render(&QueueDepth::default(), 1);
+        let text = metrics.render(&QueueDepth::default(), &loaded(1));
 
         assert!(
             text.contains("# TYPE authkit_plugin_invocation_seconds histogram"),

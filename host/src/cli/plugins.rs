@@ -48,6 +48,7 @@ async fn list(args: &PluginsArgs) -> Result<String> {
         .url
         .clone()
         .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
+    super::check_server_url(&base)?;
     let url = format!("{}/plugins", base.trim_end_matches('/'));
     let token = std::env::var(API_TOKEN_VAR)
         .ok()

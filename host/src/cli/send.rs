@@ -51,8 +51,9 @@ impl SendArgs {
 /// Sends every file, printing each response's status and body. Returns
 /// whether every response was a 2xx.
 pub async fn run(args: &SendArgs, secret: &Secret) -> Result<bool> {
-    let files = expand_folders(&args.files)?;
     let url = args.url();
+    super::check_server_url(&url)?;
+    let files = expand_folders(&args.files)?;
     let client = reqwest::Client::new();
     let mut all_succeeded = true;
 

@@ -12,8 +12,13 @@ use crate::metrics::CONTENT_TYPE;
 /// Renders every metric, with the queue depth read from the store now.
 pub(super) async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let queue = state.store.queue_depth().await?;
-    let plugins_loaded = state.registry.status().len();
+    let loaded: Vec<String> = state
+        .registry
+        .status()
+        .iter()
+        .map(|loaded| loaded.plugin.info.name.clone())
+        .collect();
 
-    let text = state.metrics.render(&queue, plugins_loaded);
+    let text = state.metrics.render(&queue, &loaded);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }

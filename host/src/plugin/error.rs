@@ -52,7 +52,7 @@ pub enum PluginError {
         reason: String,
     },
     /// The file could not be read.
-    #[error("cannot read handler file {path}: {source}; check that it exists and is readable")]
+    #[error("cannot read handler file {path}: {source}{hint}", hint = read_hint(.source))]
     Read {
         /// The handler file.
         path: PathBuf,
@@ -202,4 +202,14 @@ pub enum InvocationError {
     /// initialization trapped.
     #[error("cannot create an instance of the handler: {0}")]
     Instantiate(String),
+}
+
+/// Returns the fix for a failed read. Errors of kind `InvalidInput` come
+/// from the file checks, which name their own fix.
+fn read_hint(source: &std::io::Error) -> &'static str {
+    if source.kind() == std::io::ErrorKind::InvalidInput {
+        ""
+    } else {
+        "; check that it exists and is readable"
+    }
 }

@@ -183,7 +183,7 @@ impl PluginLimits {
             if memory_mb == 0 || memory_mb > max_mb as u64 {
                 return Err(format!(
                     "memory_mb = {memory_mb} is outside 1..={max_mb}: the server reserves \
-                     {max_mb} MiB per instance memory; set memory_mb to at most {max_mb}"
+                     {max_mb} MiB per instance memory; set memory_mb from 1 to {max_mb}"
                 ));
             }
             limits.max_memory_bytes = memory_mb as usize * MIB;
@@ -194,7 +194,7 @@ impl PluginLimits {
             if table_elements == 0 || table_elements > max as u64 {
                 return Err(format!(
                     "table_elements = {table_elements} is outside 1..={max}: the server \
-                     reserves {max} elements per table; set table_elements to at most {max}"
+                     reserves {max} elements per table; set table_elements from 1 to {max}"
                 ));
             }
             limits.max_table_elements = table_elements as usize;
@@ -278,7 +278,7 @@ mod tests {
         };
         let reason = overrides.apply(&Limits::default()).unwrap_err();
         assert!(reason.contains("memory_mb = 65"), "{reason}");
-        assert!(reason.contains("at most 64"), "{reason}");
+        assert!(reason.contains("from 1 to 64"), "{reason}");
     }
 
     #[test]
@@ -296,7 +296,7 @@ mod tests {
                     table_elements: Some(20_001),
                     ..PluginLimits::default()
                 },
-                "at most 20000",
+                "from 1 to 20000",
             ),
             (
                 PluginLimits {

@@ -404,5 +404,5 @@ fn memory_above_reservation_rejected_at_load() {
     );
     assert!(message.contains(&toml.display().to_string()), "{message}");
     assert!(message.contains("memory_mb = 128"), "{message}");
-    assert!(message.contains("at most 64"), "{message}");
+    assert!(message.contains("from 1 to 64"), "{message}");
 }
