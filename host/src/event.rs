@@ -49,6 +49,28 @@ struct SubjectFields {
     user_id: Option<serde_json::Value>,
 }
 
+/// The maximum length of an event id or type, in bytes. The sample events
+/// in `examples/events` have ids of 32 bytes and types of at most 31.
+const MAX_NAME_BYTES: usize = 255;
+
+/// Checks that an event id or type is at most [`MAX_NAME_BYTES`] long and
+/// has no control characters, because both are written to logs and
+/// terminals as they are.
+fn check_printable(field: &str, value: &str) -> Result<(), String> {
+    if value.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "{field} is {} bytes long; the maximum is {MAX_NAME_BYTES}",
+            value.len()
+        ));
+    }
+    if let Some(bad) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{field} {value:?} contains the control character {bad:?}"
+        ));
+    }
+    Ok(())
+}
+
 impl Event {
     /// Parses and validates a verified webhook body.
     ///
@@ -72,6 +94,9 @@ impl Event {
         }
         if envelope.event.trim().is_empty() {
             return Err("event type is empty".into());
+        }
+        for (field, value) in [("id", &envelope.id), ("event type", &envelope.event)] {
+            check_printable(field, value)?;
         }
         if !envelope.data.get().starts_with('{') {
             return Err("data is not a JSON object".into());
@@ -202,10 +227,28 @@ mod tests {
                 r#"{"id":"e","event":"user.created","data":{"id":"u"},"created_at":"2026-01-01T00:00:00Z"}"#,
                 "user object",
             ),
+            (
+                r#"{"id":"ev\n\u001b[31m","event":"x","data":{},"created_at":"2026-01-01T00:00:00Z"}"#,
+                r#"id "ev\n\u{1b}[31m" contains the control character '\n'"#,
+            ),
+            (
+                r#"{"id":"e","event":"x\ty","data":{},"created_at":"2026-01-01T00:00:00Z"}"#,
+                "event type \"x\\ty\" contains the control character '\\t'",
+            ),
         ];
         for (body, needle) in cases {
             let error = parse(body).unwrap_err();
             assert!(error.contains(needle), "{body}: {error}");
         }
+
+        let long_id = format!(
+            r#"{{"id":"{}","event":"x","data":{{}},"created_at":"2026-01-01T00:00:00Z"}}"#,
+            "e".repeat(256)
+        );
+        let error = parse(&long_id).unwrap_err();
+        assert!(
+            error.contains("id is 256 bytes long; the maximum is 255"),
+            "{error}"
+        );
     }
 }

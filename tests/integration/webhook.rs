@@ -286,6 +286,10 @@ async fn invalid_signed_body_quarantined() -> TestResult {
             r#"{"id":"event_y","event":"custom","data":{},"created_at":"next tuesday"}"#,
             "created_at",
         ),
+        (
+            r#"{"id":"event_z\n2026-12-04T00:00:00Z  INFO forged","event":"custom","data":{},"created_at":"2026-11-02T09:00:00Z"}"#,
+            "contains the control character",
+        ),
     ];
 
     for (index, (body, needle)) in cases.iter().enumerate() {
@@ -305,7 +309,7 @@ async fn invalid_signed_body_quarantined() -> TestResult {
     let db = server.db()?;
     assert_eq!(db.count("events")?, 0);
     let quarantined = db.quarantined()?;
-    assert_eq!(quarantined.len(), 3);
+    assert_eq!(quarantined.len(), cases.len());
     for ((reason, raw), (body, needle)) in quarantined.iter().zip(cases) {
         assert_eq!(raw.as_slice(), body.as_bytes());
         assert!(reason.contains(needle), "{reason}");

@@ -14,7 +14,9 @@ pub mod send;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{DEFAULT_DB, DEFAULT_LISTEN};
+use crate::config::DEFAULT_DB;
+#[cfg(test)]
+use crate::config::DEFAULT_LISTEN;
 use crate::error::{Error, Result};
 use crate::store::SqliteStore;
 
@@ -43,18 +45,26 @@ async fn close_store(store: SqliteStore) -> Result<()> {
 }
 
 /// Checks a `--url` that names a running server: it must be an http or
-/// https URL, scheme included.
-fn check_server_url(text: &str) -> Result<()> {
-    let is_http = reqwest::Url::parse(text)
-        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
-    if is_http {
-        return Ok(());
-    }
+/// https URL, scheme included. `example` is a valid value for the command.
+fn check_server_url(text: &str, example: &str) -> Result<()> {
+    let reason = if !text.contains("://") {
+        format!("{text:?} has no scheme; give the whole URL, as in {example}")
+    } else {
+        match reqwest::Url::parse(text) {
+            Ok(url) if !matches!(url.scheme(), "http" | "https") => format!(
+                "{text:?} has the scheme {:?}; use http or https, as in {example}",
+                url.scheme()
+            ),
+            Ok(url) if url.has_host() => return Ok(()),
+            Ok(_) => format!("{text:?} has no host; give one, as in {example}"),
+            Err(error) => {
+                format!("{text:?} is not a valid URL ({error}); give one such as {example}")
+            }
+        }
+    };
     Err(Error::InvalidSetting {
         setting: "--url".to_owned(),
-        reason: format!(
-            "{text:?} is not an http or https URL; give the scheme too, as in http://{DEFAULT_LISTEN}"
-        ),
+        reason,
     })
 }
 
@@ -64,11 +74,24 @@ mod tests {
 
     #[test]
     fn server_urls_need_a_scheme() {
-        assert!(check_server_url("http://127.0.0.1:8080").is_ok());
-        assert!(check_server_url("https://authkit.example.com/").is_ok());
-        for text in ["127.0.0.1:8080", "localhost:8080", "ftp://example.com", ""] {
-            let error = check_server_url(text).unwrap_err().to_string();
-            assert!(error.contains("give the scheme too"), "{text}: {error}");
+        let example = format!("http://{DEFAULT_LISTEN}");
+        assert!(check_server_url("http://127.0.0.1:8080", &example).is_ok());
+        assert!(check_server_url("https://authkit.example.com/", &example).is_ok());
+
+        let cases = [
+            ("127.0.0.1:8080", "has no scheme"),
+            ("localhost:8080", "has no scheme"),
+            ("", "has no scheme"),
+            (
+                "ftp://example.com",
+                "has the scheme \"ftp\"; use http or https",
+            ),
+            ("http://[::1", "is not a valid URL"),
+        ];
+        for (text, expected) in cases {
+            let error = check_server_url(text, &example).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+            assert!(error.contains(&example), "{text}: {error}");
         }
     }
 }

@@ -48,7 +48,7 @@ async fn list(args: &PluginsArgs) -> Result<String> {
         .url
         .clone()
         .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
-    super::check_server_url(&base)?;
+    super::check_server_url(&base, &format!("http://{DEFAULT_LISTEN}"))?;
     let url = format!("{}/plugins", base.trim_end_matches('/'));
     let token = std::env::var(API_TOKEN_VAR)
         .ok()

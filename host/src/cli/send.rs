@@ -37,14 +37,17 @@ impl SendArgs {
     }
 
     fn url(&self) -> String {
+        self.url.clone().unwrap_or_else(|| self.default_url())
+    }
+
+    /// Returns the endpoint of a server on the default address.
+    fn default_url(&self) -> String {
         let path = if self.action {
             "/workos/action"
         } else {
             "/workos/webhook"
         };
-        self.url
-            .clone()
-            .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}{path}"))
+        format!("http://{DEFAULT_LISTEN}{path}")
     }
 }
 
@@ -52,7 +55,7 @@ impl SendArgs {
 /// whether every response was a 2xx.
 pub async fn run(args: &SendArgs, secret: &Secret) -> Result<bool> {
     let url = args.url();
-    super::check_server_url(&url)?;
+    super::check_server_url(&url, &args.default_url())?;
     let files = expand_folders(&args.files)?;
     let client = reqwest::Client::new();
     let mut all_succeeded = true;

@@ -201,8 +201,11 @@ impl PluginLimits {
         }
 
         if let Some(deadline_ms) = self.deadline_ms {
-            if deadline_ms == 0 {
-                return Err("deadline_ms = 0; set a positive number of milliseconds".into());
+            if deadline_ms == 0 || deadline_ms > MAX_DEADLINE_MS {
+                return Err(format!(
+                    "deadline_ms = {deadline_ms} is outside 1..={MAX_DEADLINE_MS}; set a \
+                     number of milliseconds from 1 to {MAX_DEADLINE_MS}"
+                ));
             }
             limits.event_deadline = Duration::from_millis(deadline_ms);
         }
@@ -236,6 +239,10 @@ impl PluginLimits {
         Ok(limits)
     }
 }
+
+/// The maximum deadline a plugin may set, in milliseconds: 10 minutes. A
+/// longer one would let a `describe` that hangs hold a load for hours.
+const MAX_DEADLINE_MS: u64 = 600_000;
 
 /// Bytes in a KiB.
 const KIB: usize = 1 << 10;
@@ -303,7 +310,14 @@ mod tests {
                     deadline_ms: Some(0),
                     ..PluginLimits::default()
                 },
-                "deadline_ms = 0",
+                "deadline_ms = 0 is outside 1..=600000",
+            ),
+            (
+                PluginLimits {
+                    deadline_ms: Some(600_001),
+                    ..PluginLimits::default()
+                },
+                "from 1 to 600000",
             ),
             (
                 PluginLimits {

@@ -237,6 +237,7 @@ impl PluginRegistry {
             }
         }
 
+        warn_about_ignored_names(&self.dir);
         let files = match wasm_files(&self.dir) {
             Ok(files) => files,
             Err(error) => {
@@ -614,6 +615,9 @@ impl PluginRegistry {
                 continue;
             };
             tracing::info!(plugin = %plugin.info.name, version = %plugin.info.version, file = %path.display(), sha256 = %plugin.sha256, reason = "files exchanged their plugins", "plugin reloaded");
+            if let Some(previous) = state.by_name.get(&plugin.info.name) {
+                warn_if_settings_stay_behind(&plugin.info.name, &previous.plugin.path, path);
+            }
             self.put(state, path, plugin);
         }
         true
@@ -761,8 +765,33 @@ fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Returns whether `path` names a plugin file: a `.wasm` file whose name
+/// has no control characters. A name with a line break would split or
+/// forge the log lines that show it, so such a file is ignored.
 fn is_wasm(path: &Path) -> bool {
+    has_wasm_extension(path) && !has_control_chars(path)
+}
+
+fn has_wasm_extension(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+fn has_control_chars(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name.to_string_lossy().chars().any(char::is_control))
+}
+
+/// Logs each `.wasm` file in `dir` that [`is_wasm`] ignores because of its
+/// name, with the name escaped.
+fn warn_about_ignored_names(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
+        if has_wasm_extension(&path) && has_control_chars(&path) {
+            tracing::warn!(file = ?path, "ignoring a plugin file whose name contains control characters; rename it");
+        }
+    }
 }
 
 /// Names what changed between a file's previous fingerprint and its new
@@ -867,5 +896,16 @@ mod tests {
         assert_eq!(change_reason(Some("aa:bb"), "cc:bb"), "file changed");
         assert_eq!(change_reason(Some("aa:bb"), "cc:dd"), "file changed");
         assert_eq!(change_reason(Some("aa:bb"), "aa:dd"), "settings changed");
+    }
+    #[test]
+    fn plugin_files_need_printable_names() {
+        assert!(is_wasm(Path::new("/plugins/todo-lists.wasm")));
+        assert!(is_wasm(Path::new("/plugins/é.wasm")));
+        assert!(!is_wasm(Path::new("/plugins/todo-lists.wasm.part")));
+        assert!(!is_wasm(Path::new("/plugins/todo-lists.toml")));
+        assert!(!is_wasm(Path::new(
+            "/plugins/evil\n2026-12-04 INFO forged.wasm"
+        )));
+        assert!(!is_wasm(Path::new("/plugins/evil\u{1b}[31m.wasm")));
     }
 }
