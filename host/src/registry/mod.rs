@@ -237,9 +237,14 @@ impl PluginRegistry {
             }
         }
 
-        warn_about_ignored_names(&self.dir);
         let files = match wasm_files(&self.dir) {
-            Ok(files) => files,
+            Ok((files, ignored)) => {
+                // Debug formatting escapes the control characters.
+                for file in ignored {
+                    tracing::warn!(file = ?file, "ignoring a plugin file whose name contains control characters; rename it");
+                }
+                files
+            }
             Err(error) => {
                 tracing::warn!(plugins = %self.dir.display(), %error, "cannot list the plugins folder; no plugins loaded");
                 return;
@@ -754,15 +759,16 @@ fn forget_retired(state: &mut State, name: &str) {
         .retain(|retired, (_, grace_ends)| retired != name && *grace_ends > now);
 }
 
-/// Lists the paths ending in `.wasm` directly in `dir`, sorted. Paths that
+/// Lists the paths ending in `.wasm` directly in `dir`, sorted, split into
+/// plugin files and those [`is_wasm`] ignores for their names. Paths that
 /// are not regular files are listed too, so that they are reported.
-fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+fn wasm_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| is_wasm(path))
+        .filter(|path| has_wasm_extension(path))
         .collect();
-    files.sort();
-    Ok(files)
+    paths.sort();
+    Ok(paths.into_iter().partition(|path| is_wasm(path)))
 }
 
 /// Returns whether `path` names a plugin file: a `.wasm` file whose name
@@ -779,19 +785,6 @@ fn has_wasm_extension(path: &Path) -> bool {
 fn has_control_chars(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|name| name.to_string_lossy().chars().any(char::is_control))
-}
-
-/// Logs each `.wasm` file in `dir` that [`is_wasm`] ignores because of its
-/// name, with the name escaped.
-fn warn_about_ignored_names(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
-        if has_wasm_extension(&path) && has_control_chars(&path) {
-            tracing::warn!(file = ?path, "ignoring a plugin file whose name contains control characters; rename it");
-        }
-    }
 }
 
 /// Names what changed between a file's previous fingerprint and its new
@@ -897,6 +890,7 @@ mod tests {
         assert_eq!(change_reason(Some("aa:bb"), "cc:dd"), "file changed");
         assert_eq!(change_reason(Some("aa:bb"), "aa:dd"), "settings changed");
     }
+
     #[test]
     fn plugin_files_need_printable_names() {
         assert!(is_wasm(Path::new("/plugins/todo-lists.wasm")));

@@ -254,7 +254,7 @@ fn wasm_path_for(path: &Path) -> Option<PathBuf> {
         return Some(path.to_owned());
     }
     if path.extension().is_some_and(|ext| ext == "toml") {
-        return Some(path.with_extension("wasm"));
+        return Some(path.with_extension("wasm")).filter(|wasm| is_wasm(wasm));
     }
     None
 }
@@ -273,7 +273,7 @@ fn stamp(wasm: &Path) -> Stamp {
 /// Returns the files whose size or modification time changed since the
 /// last rescan, including files the registry knows that have gone.
 fn changed_files(registry: &PluginRegistry, stamps: &mut HashMap<PathBuf, Stamp>) -> Vec<PathBuf> {
-    let mut files = wasm_files(registry.dir()).unwrap_or_default();
+    let (mut files, _ignored) = wasm_files(registry.dir()).unwrap_or_default();
     for known in registry.known_files() {
         if !files.contains(&known) {
             files.push(known);
@@ -287,4 +287,24 @@ fn changed_files(registry: &PluginRegistry, stamps: &mut HashMap<PathBuf, Stamp>
             stamps.insert(path.clone(), current) != Some(current)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_change_maps_to_printable_wasm() {
+        assert_eq!(
+            wasm_path_for(Path::new("/plugins/todo-lists.toml")),
+            Some(PathBuf::from("/plugins/todo-lists.wasm"))
+        );
+        assert_eq!(
+            wasm_path_for(Path::new("/plugins/todo-lists.wasm")),
+            Some(PathBuf::from("/plugins/todo-lists.wasm"))
+        );
+        assert_eq!(wasm_path_for(Path::new("/plugins/notes.txt")), None);
+        assert_eq!(wasm_path_for(Path::new("/plugins/evil\nforged.toml")), None);
+        assert_eq!(wasm_path_for(Path::new("/plugins/evil\nforged.wasm")), None);
+    }
 }
