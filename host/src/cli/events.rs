@@ -91,8 +91,8 @@ pub async fn run(args: &EventsArgs) -> Result<String> {
         EventsCommand::Drop(drop) => {
             let count = store.drop_deliveries(&drop.plugin).await?;
             format!(
-                "dropped {} of plugin {}\n",
-                queued_deliveries(count),
+                "dropped {count} queued {} of plugin {}\n",
+                deliveries_noun(count),
                 drop.plugin
             )
         }
@@ -113,27 +113,20 @@ fn format_waiting(queue: &QueueDepth, plugin: Option<&str>) -> String {
     for count in &queue.deliveries {
         let selected = plugin.is_none_or(|plugin| plugin == count.plugin);
         if count.status == DeliveryStatus::Pending && selected {
-            let noun = if count.count == 1 {
-                "delivery"
-            } else {
-                "deliveries"
-            };
             text.push_str(&format!(
-                "{} {noun} pending for plugin {}\n",
-                count.count, count.plugin
+                "{} {} pending for plugin {}\n",
+                count.count,
+                deliveries_noun(count.count),
+                count.plugin
             ));
         }
     }
     text
 }
 
-/// Returns "1 queued delivery" or "N queued deliveries".
-fn queued_deliveries(count: u64) -> String {
-    if count == 1 {
-        "1 queued delivery".to_owned()
-    } else {
-        format!("{count} queued deliveries")
-    }
+/// Returns "delivery" or "deliveries", to follow `count`.
+fn deliveries_noun(count: u64) -> &'static str {
+    if count == 1 { "delivery" } else { "deliveries" }
 }
 
 /// Formats deliveries as a table whose columns are as wide as their
